@@ -1,0 +1,27 @@
+//! Rego evaluation: compiling bundles, evaluating decisions, and composing
+//! the system guardrails with each tenant's policy.
+//!
+//! - [`compile`] turns a checked bundle into a [`CompiledPolicy`], finding
+//!   every error at activation ([`analysis`], [`recover`]).
+//! - [`evaluator`] keeps one engine per worker thread.
+//! - [`outcome`] reads a decision in OPA-Envoy's boolean or object form.
+//! - [`decide`] applies deny-wins composition.
+
+mod analysis;
+mod compile;
+mod decide;
+mod evaluator;
+mod outcome;
+mod recover;
+mod rule_path;
+mod source_error;
+
+pub use analysis::InputUsage;
+pub use compile::{CompileErrors, CompiledPolicy, EngineConfig, deep_copy};
+pub use decide::{
+    DECISION_PATH_METADATA_KEY, Failure, SystemPolicy, TenantPolicy, Verdict, decide,
+};
+pub use evaluator::{EvalError, EvalErrorKind, Evaluator, pin_thread_to_slot};
+pub use outcome::{MalformedDecision, ObjectDecision, TenantDecision, read_decision, type_name};
+pub use rule_path::{RulePath, RulePathError};
+pub use source_error::SourceError;

@@ -1,0 +1,160 @@
+use std::collections::HashMap;
+
+use regorus::Value;
+
+use super::*;
+
+struct Headers(HashMap<&'static str, &'static str>);
+
+impl HeaderLookup for Headers {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name).copied()
+    }
+}
+
+fn headers(pairs: &[(&'static str, &'static str)]) -> Headers {
+    Headers(pairs.iter().copied().collect())
+}
+
+fn json(text: &str) -> Value {
+    Value::from_json_str(text).unwrap()
+}
+
+#[test]
+fn json_body_is_parsed() {
+    let h = headers(&[("content-type", "application/json; charset=utf-8")]);
+    let parsed = parse_body(&h, r#"{"name": "测试", "n": 1}"#, &[]).unwrap();
+    assert_eq!(parsed.value, json(r#"{"name": "测试", "n": 1}"#));
+    assert!(!parsed.truncated);
+}
+
+#[test]
+fn raw_body_is_used_when_body_is_empty() {
+    let h = headers(&[("content-type", "application/json")]);
+    let parsed = parse_body(&h, "", br#"[1,2]"#).unwrap();
+    assert_eq!(parsed.value, json("[1,2]"));
+}
+
+#[test]
+fn empty_json_body_is_null_and_not_truncated() {
+    let h = headers(&[("content-type", "application/json")]);
+    assert_eq!(parse_body(&h, "", &[]).unwrap(), ParsedBody::none());
+}
+
+#[test]
+fn malformed_json_body_is_an_error() {
+    let h = headers(&[("content-type", "application/json")]);
+    assert!(matches!(
+        parse_body(&h, "{not json", &[]),
+        Err(BodyError::Json(_))
+    ));
+}
+
+#[test]
+fn partial_body_header_marks_truncation_without_parsing() {
+    let h = headers(&[
+        ("content-type", "application/json"),
+        (PARTIAL_BODY_HEADER, "true"),
+    ]);
+    assert_eq!(parse_body(&h, "{broken", &[]).unwrap(), ParsedBody::truncated());
+
+    let fits = headers(&[
+        ("content-type", "application/json"),
+        (PARTIAL_BODY_HEADER, "false"),
+    ]);
+    assert_eq!(parse_body(&fits, "{}", &[]).unwrap().value, json("{}"));
+}
+
+#[test]
+fn content_length_larger_than_body_marks_truncation() {
+    let h = headers(&[("content-type", "application/json"), ("content-length", "100")]);
+    assert_eq!(parse_body(&h, "{\"a\":", &[]).unwrap(), ParsedBody::truncated());
+
+    let exact = headers(&[("content-type", "application/json"), ("content-length", "2")]);
+    assert_eq!(parse_body(&exact, "{}", &[]).unwrap().value, json("{}"));
+
+    let unknown = headers(&[("content-type", "application/json"), ("content-length", "-1")]);
+    assert_eq!(parse_body(&unknown, "{}", &[]).unwrap().value, json("{}"));
+}
+
+#[test]
+fn unreadable_content_length_is_an_error() {
+    let h = headers(&[("content-type", "application/json"), ("content-length", "ten")]);
+    assert_eq!(
+        parse_body(&h, "{}", &[]),
+        Err(BodyError::ContentLength("ten".into()))
+    );
+}
+
+#[test]
+fn form_body_gives_arrays_of_strings() {
+    let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
+    let parsed = parse_body(&h, "user=al+ice&role=a&role=b", &[]).unwrap();
+    assert_eq!(
+        parsed.value,
+        json(r#"{"user": ["al ice"], "role": ["a", "b"]}"#)
+    );
+}
+
+#[test]
+fn form_body_with_bad_escape_is_an_error() {
+    let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
+    assert!(matches!(parse_body(&h, "a=%zz", &[]), Err(BodyError::Form(_))));
+}
+
+#[test]
+fn multipart_body_collects_fields_and_parses_json_parts() {
+    let h = headers(&[("content-type", "multipart/form-data; boundary=XyZ")]);
+    let body = "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{\"k\": [1]}\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nsecond\r\nline\r\n\
+                --XyZ\r\nContent-Disposition: attachment; name=\"ignored\"\r\n\r\nx\r\n\
+                --XyZ--\r\n";
+    let parsed = parse_body(&h, body, &[]).unwrap();
+    assert_eq!(
+        parsed.value,
+        json(r#"{"title": ["hello", "second\r\nline"], "meta": [{"k": [1]}]}"#)
+    );
+}
+
+#[test]
+fn multipart_without_boundary_parameter_is_null() {
+    let h = headers(&[("content-type", "multipart/form-data")]);
+    assert_eq!(parse_body(&h, "--x\r\n", &[]).unwrap(), ParsedBody::none());
+}
+
+#[test]
+fn unterminated_multipart_is_an_error() {
+    let h = headers(&[("content-type", "multipart/form-data; boundary=b")]);
+    let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue";
+    assert!(matches!(parse_body(&h, body, &[]), Err(BodyError::Multipart(_))));
+}
+
+#[test]
+fn multipart_json_part_that_is_not_json_is_an_error() {
+    let h = headers(&[("content-type", "multipart/form-data; boundary=b")]);
+    let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Type: application/json\r\n\r\n{x\r\n--b--";
+    assert!(matches!(
+        parse_body(&h, body, &[]),
+        Err(BodyError::MultipartJson { .. })
+    ));
+}
+
+#[test]
+fn other_content_types_and_missing_content_type_give_null() {
+    let text = headers(&[("content-type", "text/plain")]);
+    assert_eq!(parse_body(&text, "hello", &[]).unwrap(), ParsedBody::none());
+    let none = headers(&[]);
+    assert_eq!(parse_body(&none, "{}", &[]).unwrap(), ParsedBody::none());
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_bodies_never_panic(body in ".{0,200}", ct in proptest::sample::select(vec![
+        "application/json", "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=b", "text/plain",
+    ])) {
+        let h = Headers([("content-type", ct)].into_iter().collect());
+        let _ = parse_body(&h, &body, &[]);
+    }
+}

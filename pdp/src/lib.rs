@@ -1,0 +1,23 @@
+//! A multi-tenant policy decision point for Envoy.
+//!
+//! Envoy's external authorization filter (and Istio's `CUSTOM` action) asks
+//! this service about every request. The service works out which tenant
+//! owns the destination and which tenant is calling, evaluates the system
+//! guardrails and the owning tenant's Rego policy, and answers in
+//! OPA-Envoy's forms.
+//!
+//! The modules, in the order a request meets them:
+//!
+//! - [`extauthz`]: the gRPC `Check` service; builds OPA-Envoy's `input` from
+//!   the protobuf and maps decisions back onto a `CheckResponse`.
+//! - [`tenant`]: tenant names and resolution from request attributes.
+//! - [`registry`]: the active snapshot of compiled policies, swapped
+//!   atomically.
+//! - [`decision`]: compiling bundles and evaluating Rego (regorus).
+//! - [`bundle`]: reading OPA bundles from directories and tarballs.
+//! - [`api`]: the HTTP listener (health, status).
+//! - [`config`] and [`server`]: settings and wiring.
+
+pub mod bundle;
+pub mod decision;
+pub mod tenant;
