@@ -15,9 +15,16 @@
 //!   atomically.
 //! - [`decision`]: compiling bundles and evaluating Rego (regorus).
 //! - [`bundle`]: reading OPA bundles from directories and tarballs.
+//! - [`source`]: where bundles come from (the folder layout).
 //! - [`api`]: the HTTP listener (health, status).
 //! - [`config`] and [`server`]: settings and wiring.
 
+pub mod api;
 pub mod bundle;
+pub mod config;
 pub mod decision;
+pub mod extauthz;
+pub mod registry;
+pub mod server;
+pub mod source;
 pub mod tenant;

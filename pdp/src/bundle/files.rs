@@ -383,3 +383,19 @@ impl<'a> Budget<'a> {
         Ok(())
     }
 }
+
+impl BundleFiles {
+    /// A SHA-256 over every file's path and bytes: equal digests mean equal
+    /// bundles, so an unchanged bundle need not be compiled again.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for file in &self.files {
+            hasher.update((file.path.len() as u64).to_be_bytes());
+            hasher.update(file.path.as_bytes());
+            hasher.update((file.bytes.len() as u64).to_be_bytes());
+            hasher.update(&file.bytes);
+        }
+        hex::encode(hasher.finalize())
+    }
+}

@@ -56,6 +56,7 @@ pub(crate) fn parse_module(module: &RegoModule) -> Parsed {
         // Report against the original text, which the user wrote.
         let mut error = SourceError::from_engine(&err, &module.path);
         error.source_line = original_line(&module.source, error.line, &error.source_line);
+        explain_package_name(&mut error);
         let repeated = errors.last().is_some_and(|last| *last == error);
         let patched = (!repeated).then(|| patch(&text, &error)).flatten();
         if !repeated {
@@ -83,6 +84,22 @@ fn original_line(source: &str, line: u32, fallback: &str) -> String {
         .lines()
         .nth(line as usize - 1)
         .map_or_else(|| fallback.to_owned(), str::to_owned)
+}
+
+/// A package name with a `-` fails with a generic parser message; say what
+/// is wrong and how to write it instead.
+fn explain_package_name(error: &mut SourceError) {
+    let line = error.source_line.trim_start();
+    let Some(name) = line.strip_prefix("package ") else {
+        return;
+    };
+    let name = name.split_whitespace().next().unwrap_or("");
+    if name.contains('-') {
+        error.message = format!(
+            "invalid package name `{name}`: `-` is not allowed in a name, use `{}`",
+            name.replace('-', "_")
+        );
+    }
 }
 
 /// The mechanical fix for an error, or `None` when there is none.
@@ -178,7 +195,12 @@ mod tests {
         assert_eq!(
             found,
             [
-                (1, 14, "expecting identifier. Failed to parse rule-ref."),
+                (
+                    1,
+                    14,
+                    "invalid package name `multi-tenant.policy`: `-` is not allowed in a name, \
+                     use `multi_tenant.policy`"
+                ),
                 (5, 11, "`if` keyword is required before rule body"),
                 (5, 1, "`contains` keyword is required for partial set rules"),
                 (9, 7, "`if` keyword is required before rule body"),

@@ -85,6 +85,15 @@ impl RulePath {
         })
     }
 
+    /// A path from literals known to be valid (built-in defaults; a test
+    /// checks each against [`RulePath::parse`]).
+    pub(crate) fn known(slash: &str, reference: &str) -> Self {
+        Self {
+            slash: Arc::from(slash),
+            reference: Arc::from(reference),
+        }
+    }
+
     /// The `/`-separated form, without `data/`.
     pub fn as_slash(&self) -> &str {
         &self.slash

@@ -185,7 +185,9 @@ fn parse_multipart(body: &str, boundary: &str) -> Result<Value, BodyError> {
         rest = rest
             .strip_prefix("\r\n")
             .or_else(|| rest.strip_prefix('\n'))
-            .ok_or(BodyError::Multipart("delimiter not followed by a line break"))?;
+            .ok_or(BodyError::Multipart(
+                "delimiter not followed by a line break",
+            ))?;
 
         let next = find_delimiter(rest, &delimiter)
             .ok_or(BodyError::Multipart("part is not closed by a delimiter"))?;
@@ -224,7 +226,10 @@ fn find_delimiter(rest: &str, delimiter: &str) -> Option<DelimiterAt> {
     while let Some(found) = rest[from..].find(delimiter) {
         let at = from + found;
         let before = &rest[..at];
-        if let Some(content) = before.strip_suffix("\r\n").or_else(|| before.strip_suffix('\n')) {
+        if let Some(content) = before
+            .strip_suffix("\r\n")
+            .or_else(|| before.strip_suffix('\n'))
+        {
             return Some(DelimiterAt {
                 part_end: content.len(),
                 after_delimiter: at + delimiter.len(),
@@ -236,12 +241,17 @@ fn find_delimiter(rest: &str, delimiter: &str) -> Option<DelimiterAt> {
 }
 
 fn split_part(part: &str) -> Result<(&str, &str), BodyError> {
-    if let Some(content) = part.strip_prefix("\r\n").or_else(|| part.strip_prefix('\n')) {
+    if let Some(content) = part
+        .strip_prefix("\r\n")
+        .or_else(|| part.strip_prefix('\n'))
+    {
         return Ok(("", content));
     }
     part.split_once("\r\n\r\n")
         .or_else(|| part.split_once("\n\n"))
-        .ok_or(BodyError::Multipart("part headers are not ended by a blank line"))
+        .ok_or(BodyError::Multipart(
+            "part headers are not ended by a blank line",
+        ))
 }
 
 fn part_headers(head: &str) -> Vec<(&str, &str)> {

@@ -108,7 +108,9 @@ fn unescape(s: &str, mode: Mode) -> Result<String, TargetError> {
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3).and_then(|h| {
                     let h = std::str::from_utf8(h).ok()?;
-                    u8::from_str_radix(h, 16).ok().filter(|_| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    u8::from_str_radix(h, 16)
+                        .ok()
+                        .filter(|_| h.bytes().all(|b| b.is_ascii_hexdigit()))
                 });
                 let Some(byte) = hex else {
                     let end = (i + 3).min(bytes.len());
@@ -181,7 +183,10 @@ mod tests {
     #[test]
     fn keys_without_values_and_empty_pairs() {
         let parsed = parse_target("/p?flag&&k=&=v").unwrap();
-        assert_eq!(parsed.query, q(&[("", &["v"]), ("flag", &[""]), ("k", &[""])]));
+        assert_eq!(
+            parsed.query,
+            q(&[("", &["v"]), ("flag", &[""]), ("k", &[""])])
+        );
     }
 
     #[test]
@@ -190,7 +195,10 @@ mod tests {
             parse_target("/a%zzb"),
             Err(TargetError::BadEscape("%zz".into()))
         );
-        assert_eq!(parse_target("/a%2"), Err(TargetError::BadEscape("%2".into())));
+        assert_eq!(
+            parse_target("/a%2"),
+            Err(TargetError::BadEscape("%2".into()))
+        );
         assert_eq!(
             parse_target("/a?x=%g0"),
             Err(TargetError::BadEscape("%g0".into()))

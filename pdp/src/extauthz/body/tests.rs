@@ -56,7 +56,10 @@ fn partial_body_header_marks_truncation_without_parsing() {
         ("content-type", "application/json"),
         (PARTIAL_BODY_HEADER, "true"),
     ]);
-    assert_eq!(parse_body(&h, "{broken", &[]).unwrap(), ParsedBody::truncated());
+    assert_eq!(
+        parse_body(&h, "{broken", &[]).unwrap(),
+        ParsedBody::truncated()
+    );
 
     let fits = headers(&[
         ("content-type", "application/json"),
@@ -67,19 +70,34 @@ fn partial_body_header_marks_truncation_without_parsing() {
 
 #[test]
 fn content_length_larger_than_body_marks_truncation() {
-    let h = headers(&[("content-type", "application/json"), ("content-length", "100")]);
-    assert_eq!(parse_body(&h, "{\"a\":", &[]).unwrap(), ParsedBody::truncated());
+    let h = headers(&[
+        ("content-type", "application/json"),
+        ("content-length", "100"),
+    ]);
+    assert_eq!(
+        parse_body(&h, "{\"a\":", &[]).unwrap(),
+        ParsedBody::truncated()
+    );
 
-    let exact = headers(&[("content-type", "application/json"), ("content-length", "2")]);
+    let exact = headers(&[
+        ("content-type", "application/json"),
+        ("content-length", "2"),
+    ]);
     assert_eq!(parse_body(&exact, "{}", &[]).unwrap().value, json("{}"));
 
-    let unknown = headers(&[("content-type", "application/json"), ("content-length", "-1")]);
+    let unknown = headers(&[
+        ("content-type", "application/json"),
+        ("content-length", "-1"),
+    ]);
     assert_eq!(parse_body(&unknown, "{}", &[]).unwrap().value, json("{}"));
 }
 
 #[test]
 fn unreadable_content_length_is_an_error() {
-    let h = headers(&[("content-type", "application/json"), ("content-length", "ten")]);
+    let h = headers(&[
+        ("content-type", "application/json"),
+        ("content-length", "ten"),
+    ]);
     assert_eq!(
         parse_body(&h, "{}", &[]),
         Err(BodyError::ContentLength("ten".into()))
@@ -99,7 +117,10 @@ fn form_body_gives_arrays_of_strings() {
 #[test]
 fn form_body_with_bad_escape_is_an_error() {
     let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-    assert!(matches!(parse_body(&h, "a=%zz", &[]), Err(BodyError::Form(_))));
+    assert!(matches!(
+        parse_body(&h, "a=%zz", &[]),
+        Err(BodyError::Form(_))
+    ));
 }
 
 #[test]
@@ -127,7 +148,10 @@ fn multipart_without_boundary_parameter_is_null() {
 fn unterminated_multipart_is_an_error() {
     let h = headers(&[("content-type", "multipart/form-data; boundary=b")]);
     let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue";
-    assert!(matches!(parse_body(&h, body, &[]), Err(BodyError::Multipart(_))));
+    assert!(matches!(
+        parse_body(&h, body, &[]),
+        Err(BodyError::Multipart(_))
+    ));
 }
 
 #[test]

@@ -1,0 +1,152 @@
+//! The `envoy.service.auth.v3.Authorization` gRPC service.
+//!
+//! One check, start to finish: load the snapshot once, resolve the tenants,
+//! build the input, decide, answer. Nothing here waits on I/O or takes a
+//! lock shared by all cores; the only lock is the per-thread engine slot.
+
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::service::auth::v3::{
+    CheckRequest, CheckResponse, authorization_server::Authorization,
+};
+
+use super::{
+    input::{InputOptions, TenantLabels, build_input},
+    request::RequestView,
+    response::{self, DecisionInfo, OnError},
+};
+use crate::{
+    decision::{Verdict, decide},
+    registry::Registry,
+    tenant::Resolver,
+};
+
+/// Settings of the check service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// How failed decisions are answered.
+    pub on_error: OnError,
+    /// How the input is built.
+    pub input: InputOptions,
+}
+
+/// The check service: shared, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CheckService {
+    registry: Arc<Registry>,
+    resolver: Arc<Resolver>,
+    options: CheckOptions,
+}
+
+impl CheckService {
+    /// A service deciding from `registry`'s snapshots.
+    pub fn new(registry: Arc<Registry>, resolver: Arc<Resolver>, options: CheckOptions) -> Self {
+        Self {
+            registry,
+            resolver,
+            options,
+        }
+    }
+
+    /// Decides one request. `Err` is a failed RPC, which Envoy answers with
+    /// its `status_on_error`.
+    pub fn decide(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        let snapshot = self.registry.load();
+        let view = RequestView::new(request);
+        let resolution = self.resolver.resolve(&view);
+        let source = resolution.source.map(|s| s.name);
+        let mut info = DecisionInfo {
+            decision_id: &decision_id,
+            system_revision: Some(&snapshot.system().revision),
+            ..DecisionInfo::default()
+        };
+
+        let found = match resolution.destination {
+            Ok(found) => found,
+            Err(unresolved) => {
+                let reason = format!("cannot tell which tenant owns this request: {unresolved}");
+                tracing::info!(decision_id, reason, "request denied: tenant unresolved");
+                return Ok(response::service_denied(
+                    "tenant_unresolved",
+                    &[reason],
+                    &info,
+                ));
+            }
+        };
+        info.tenant = Some(found.name);
+        let Some(tenant) = snapshot.tenant(found.name) else {
+            let reason = format!("unknown tenant `{}`", found.name);
+            tracing::info!(
+                decision_id,
+                tenant = found.name,
+                "request denied: unknown tenant"
+            );
+            return Ok(response::service_denied("unknown_tenant", &[reason], &info));
+        };
+        info.revision = Some(&tenant.revision);
+
+        let labels = TenantLabels {
+            destination: Some(found.name),
+            source,
+        };
+        let input = match build_input(request, &view, labels, self.options.input) {
+            Ok(input) => input,
+            Err(err) => {
+                tracing::info!(decision_id, tenant = found.name, error = %err, "request denied: cannot parse request");
+                return Ok(response::parse_error(&err.to_string(), &info));
+            }
+        };
+
+        match decide(&snapshot.system().policy, &tenant.policy, input) {
+            Verdict::SystemDenied(messages) => {
+                tracing::info!(
+                    decision_id,
+                    tenant = found.name,
+                    source_tenant = source.unwrap_or(""),
+                    "request denied by system policy"
+                );
+                Ok(response::service_denied(
+                    "system_policy_denied",
+                    &messages,
+                    &info,
+                ))
+            }
+            Verdict::Decided(decision) => {
+                if decision.allowed() {
+                    tracing::debug!(decision_id, tenant = found.name, "request allowed");
+                } else {
+                    tracing::info!(
+                        decision_id,
+                        tenant = found.name,
+                        "request denied by tenant policy"
+                    );
+                }
+                Ok(response::decided(&decision, &info))
+            }
+            Verdict::Failed(failure) => {
+                tracing::warn!(
+                    decision_id,
+                    tenant = found.name,
+                    code = failure.code(),
+                    error = %failure,
+                    "no decision; request denied"
+                );
+                match self.options.on_error {
+                    OnError::GrpcError => Err(tonic::Status::unknown(failure.to_string())),
+                    OnError::Deny => Ok(response::failure_denied(&failure, &info)),
+                }
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for CheckService {
+    async fn check(
+        &self,
+        request: tonic::Request<CheckRequest>,
+    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
+        self.decide(request.get_ref()).map(tonic::Response::new)
+    }
+}
