@@ -184,7 +184,7 @@ impl Bundle {
             } else if name == "data.json" || name == "data.yaml" {
                 let value = parse_data_file(file)?;
                 let at = folder_segments(&file.path);
-                check_data_roots(&manifest, &at, &value, &file.path)?;
+                check_data_roots(&manifest, &at, &value)?;
                 merge_at(&mut data, &at, value, &file.path)?;
             } else if file.path == ".signatures.json" {
                 signatures = Some(file.bytes.clone());
@@ -239,12 +239,7 @@ fn folder_segments(path: &str) -> Vec<String> {
 /// Walks `value` and refuses any part of it that lies outside the manifest's
 /// roots. Objects that are ancestors of a root are entered, because their
 /// keys may lead into it.
-fn check_data_roots(
-    manifest: &Manifest,
-    at: &[String],
-    value: &Value,
-    file: &str,
-) -> Result<(), BundleError> {
+fn check_data_roots(manifest: &Manifest, at: &[String], value: &Value) -> Result<(), BundleError> {
     let path: Vec<&str> = at.iter().map(String::as_str).collect();
     if manifest.owns(&path) {
         return Ok(());
@@ -265,7 +260,7 @@ fn check_data_roots(
         };
         let mut child_at = at.to_vec();
         child_at.push(key.to_string());
-        check_data_roots(manifest, &child_at, child, file)?;
+        check_data_roots(manifest, &child_at, child)?;
     }
     Ok(())
 }

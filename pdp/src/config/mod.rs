@@ -21,6 +21,7 @@ use crate::{
 /// All settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Config {
     /// Listeners.
     pub server: ServerConfig,
@@ -34,19 +35,6 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Logging.
     pub log: LogConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            bundles: BundlesConfig::default(),
-            decision: DecisionConfig::default(),
-            tenancy: TenancyConfig::default(),
-            engine: EngineConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 /// The `[server]` table.
@@ -184,10 +172,10 @@ impl Config {
             path: path.to_path_buf(),
             message,
         })?;
-        if config.bundles.root.is_relative() {
-            if let Some(dir) = path.parent() {
-                config.bundles.root = dir.join(&config.bundles.root);
-            }
+        if config.bundles.root.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.bundles.root = dir.join(&config.bundles.root);
         }
         Ok(config)
     }

@@ -169,7 +169,7 @@ mod tests {
             RulePath::parse("//"),
             Err(RulePathError::Empty(_))
         ));
-        assert!(matches!(RulePath::parse("data"), Ok(_)));
+        assert!(RulePath::parse("data").is_ok());
         assert!(matches!(
             RulePath::parse("a/\"b"),
             Err(RulePathError::BadSegment { .. })

@@ -174,8 +174,10 @@ fn plaintext_requests_without_attributes_are_unresolved() {
 
 #[test]
 fn settings_that_cannot_work_are_refused() {
-    let mut config = TenancyConfig::default();
-    config.source = vec![Attribute::Host];
+    let config = TenancyConfig {
+        source: vec![Attribute::Host],
+        ..TenancyConfig::default()
+    };
     assert!(matches!(
         Resolver::new(&config),
         Err(TenancyConfigError::NotForSource { .. })

@@ -1,0 +1,9 @@
+//! Shared harness for the end-to-end tests: bundle folders on disk, the
+//! service on ephemeral loopback ports, check requests shaped like those a
+//! real Envoy sends, and a minimal HTTP/1.1 client.
+
+pub mod bundles;
+pub mod envoy;
+pub mod http;
+pub mod requests;
+pub mod service;
