@@ -13,7 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::{
     api,
     config::Config,
-    extauthz::{CheckOptions, CheckService, InputOptions},
+    extauthz::{CheckOptions, CheckService, InputOptions, reflection},
     registry::{ActivationReport, Registry, RegistryConfig, StartupError},
     source::layout::{self, LayoutError},
     tenant::{Resolver, TenancyConfigError},
@@ -42,6 +42,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(#[from] std::io::Error),
+    /// Reflection could not be set up.
+    #[error(transparent)]
+    Reflection(#[from] crate::extauthz::reflection::ReflectionError),
 }
 
 /// The loaded service, ready to serve.
@@ -128,6 +131,8 @@ impl Service {
             .max_decoding_message_size(self.config.server.grpc_max_message_bytes);
         let grpc_server = tonic::transport::Server::builder()
             .add_service(health_service)
+            .add_service(reflection::v1()?)
+            .add_service(reflection::v1alpha()?)
             .add_service(authz)
             .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
 

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod input;
 pub mod path;
+pub mod reflection;
 pub mod request;
 pub mod response;
 mod service;
