@@ -32,6 +32,48 @@ pub(crate) struct Analysis {
     pub(crate) errors: Vec<SourceError>,
     /// What the policy reads of `input`.
     pub(crate) input: InputUsage,
+    /// Every rule and what it depends on.
+    pub(crate) graph: RuleGraph,
+}
+
+/// The rules of a bundle and the rules each one reads or calls.
+#[derive(Debug, Default)]
+pub(crate) struct RuleGraph {
+    /// Each rule's full path under `data` (`["data", "pkg", "rule"]`).
+    pub(crate) paths: Vec<Vec<String>>,
+    /// The rules themselves, in the same order.
+    pub(crate) rules: Vec<Ref<Rule>>,
+    /// For each rule, the rules it depends on.
+    pub(crate) edges: Vec<BTreeSet<usize>>,
+    /// For each rule, the builtins and extensions it calls.
+    pub(crate) builtins: Vec<BTreeSet<String>>,
+}
+
+impl RuleGraph {
+    /// Every rule reachable from the rules at `path` (included).
+    pub(crate) fn closure(&self, path: &[String]) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut pending: Vec<usize> = (0..self.paths.len())
+            .filter(|&i| self.paths[i].as_slice() == path)
+            .collect();
+        while let Some(rule) = pending.pop() {
+            if seen.insert(rule) {
+                pending.extend(self.edges[rule].iter().copied());
+            }
+        }
+        seen
+    }
+
+    /// The first builtin among `names` that the rules at `path`, or the
+    /// rules they depend on, call.
+    pub(crate) fn first_call_of(&self, path: &[String], names: &[&str]) -> Option<String> {
+        self.closure(path).into_iter().find_map(|rule| {
+            self.builtins[rule]
+                .iter()
+                .find(|called| names.contains(&called.as_str()))
+                .cloned()
+        })
+    }
 }
 
 /// Runs every check over the parsed modules of one bundle. `extensions`
@@ -40,6 +82,7 @@ pub(crate) fn analyse(modules: &[Ref<Module>], extensions: &HashSet<String>) -> 
     let index = Index::new(modules);
     let mut analysis = Analysis::default();
     let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); index.rules.len()];
+    let mut builtins: Vec<BTreeSet<String>> = vec![BTreeSet::new(); index.rules.len()];
 
     for (rule_idx, info) in index.rules.iter().enumerate() {
         let mut walk = Walk {
@@ -48,10 +91,11 @@ pub(crate) fn analyse(modules: &[Ref<Module>], extensions: &HashSet<String>) -> 
             locals: locals_of(&info.rule),
             extensions,
             deps: &mut edges[rule_idx],
+            builtins: &mut builtins[rule_idx],
             errors: &mut analysis.errors,
             input: &mut analysis.input,
         };
-        walk.rule(&info.rule);
+        walk.rule(&info.rule, &info.path);
     }
 
     if let Some(error) = find_recursion(&index, &edges) {
@@ -61,6 +105,12 @@ pub(crate) fn analyse(modules: &[Ref<Module>], extensions: &HashSet<String>) -> 
         .errors
         .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     analysis.errors.dedup();
+    analysis.graph = RuleGraph {
+        paths: index.rules.iter().map(|r| r.path.clone()).collect(),
+        rules: index.rules.iter().map(|r| r.rule.clone()).collect(),
+        edges,
+        builtins,
+    };
     analysis
 }
 
@@ -77,6 +127,9 @@ struct Index {
     packages: Vec<Vec<String>>,
     imports: Vec<HashMap<String, Vec<String>>>,
     rules: Vec<RuleInfo>,
+    /// Rules that only name a part of `input` (`http := input.attributes.request.http`),
+    /// with that part's path: reading `http.method` reads only the method.
+    aliases: HashMap<Vec<String>, Vec<String>>,
 }
 
 impl Index {
@@ -128,11 +181,24 @@ impl Index {
             packages.push(package);
             imports.push(aliases);
         }
+        let aliases = input_aliases(&rules);
         Self {
             packages,
             imports,
             rules,
+            aliases,
         }
+    }
+
+    /// The part of `input` a reference to `target` reads, when `target`
+    /// goes through an alias rule.
+    fn through_alias(&self, target: &[String]) -> Option<Vec<String>> {
+        (1..=target.len()).rev().find_map(|len| {
+            let input = self.aliases.get(&target[..len])?;
+            let mut path = input.clone();
+            path.extend_from_slice(&target[len..]);
+            Some(path)
+        })
     }
 
     /// Rules a reference to `target` may read: those at, under or above it.
@@ -156,6 +222,44 @@ impl Index {
                 && r.path[package.len()] == name
         })
     }
+}
+
+/// Rules defined once, without a body, as a constant reference into
+/// `input`.
+fn input_aliases(rules: &[RuleInfo]) -> HashMap<Vec<String>, Vec<String>> {
+    let mut definitions: HashMap<&[String], usize> = HashMap::new();
+    for rule in rules {
+        *definitions.entry(rule.path.as_slice()).or_default() += 1;
+    }
+    let mut aliases = HashMap::new();
+    for rule in rules {
+        let Rule::Spec {
+            head:
+                RuleHead::Compr {
+                    refr,
+                    assign: Some(assign),
+                    ..
+                },
+            bodies,
+            ..
+        } = rule.rule.as_ref()
+        else {
+            continue;
+        };
+        if !bodies.is_empty() || definitions.get(rule.path.as_slice()) != Some(&1) {
+            continue;
+        }
+        let head_is_constant = segments(refr).is_some_and(|(_, dynamic)| !dynamic);
+        match segments(&assign.value) {
+            Some((segs, false))
+                if head_is_constant && segs.first().map(String::as_str) == Some("input") =>
+            {
+                aliases.insert(rule.path.clone(), segs[1..].to_vec());
+            }
+            _ => {}
+        }
+    }
+    aliases
 }
 
 fn is_prefix(prefix: &[String], path: &[String]) -> bool {
@@ -300,12 +404,17 @@ struct Walk<'a> {
     locals: HashSet<String>,
     extensions: &'a HashSet<String>,
     deps: &'a mut BTreeSet<usize>,
+    builtins: &'a mut BTreeSet<String>,
     errors: &'a mut Vec<SourceError>,
     input: &'a mut InputUsage,
 }
 
 impl Walk<'_> {
-    fn rule(&mut self, rule: &Rule) {
+    fn rule(&mut self, rule: &Rule, path: &[String]) {
+        // An alias's reads are counted where it is used, key by key.
+        if self.index.aliases.contains_key(path) {
+            return;
+        }
         match rule {
             Rule::Spec { head, bodies, .. } => {
                 match head {
@@ -442,6 +551,9 @@ impl Walk<'_> {
         } else {
             return;
         };
+        if let Some(input) = self.index.through_alias(&target) {
+            self.record_input(&input);
+        }
         let deps: Vec<usize> = self.index.rules_touching(&target).collect();
         self.deps.extend(deps);
     }
@@ -483,7 +595,9 @@ impl Walk<'_> {
         let known = name == "print"
             || regorus::unstable::BUILTINS.contains_key(name.as_str())
             || self.extensions.contains(&name);
-        if !known {
+        if known {
+            self.builtins.insert(name);
+        } else {
             self.errors.push(SourceError::at(
                 span.source.file(),
                 span.source.contents(),

@@ -9,12 +9,22 @@
 
 use std::{collections::HashSet, fmt, num::NonZeroU32, sync::Arc, time::Duration};
 
-use regorus::{Engine, Value, utils::limits::ExecutionTimerConfig};
+use regorus::{
+    Engine, Value,
+    languages::rego::compiler::Compiler,
+    rvm::{
+        RegoVM,
+        program::{DeserializationResult, Program},
+    },
+    utils::limits::ExecutionTimerConfig,
+};
 
 use super::{
-    EvalError, RulePath, SourceError,
+    EvalError, InputPlan, RulePath, SourceError,
     analysis::{self, InputUsage},
+    conflicts::conflict_risk,
     evaluator::{Evaluator, Slots},
+    memo::NONDETERMINISTIC_BUILTINS,
     recover,
 };
 use crate::bundle::{Bundle, RegoModule, RegoVersion};
@@ -28,6 +38,13 @@ pub struct EngineConfig {
     /// Engines per policy for worker threads (the service adds one spare).
     /// Set to the number of request-serving threads.
     pub worker_threads: usize,
+    /// Evaluate with the bytecode VM where it gives the interpreter's
+    /// answers (see `decision::conflicts`); `false` always interprets.
+    pub vm: bool,
+    /// The VM's instruction budget per evaluation. The engine's own default
+    /// (25,000) fails legitimate policies over large data; the time limit
+    /// is the main guard, this one a backstop.
+    pub max_instructions: usize,
 }
 
 impl Default for EngineConfig {
@@ -35,8 +52,20 @@ impl Default for EngineConfig {
         Self {
             eval_timeout_ms: 100,
             worker_threads: std::thread::available_parallelism().map_or(2, usize::from),
+            vm: true,
+            max_instructions: 10_000_000,
         }
     }
+}
+
+/// Which engine a compiled policy runs on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "engine", content = "reason", rename_all = "snake_case")]
+pub enum EngineKind {
+    /// The bytecode VM.
+    Vm,
+    /// The interpreter, and why the VM was not used.
+    Interpreter(String),
 }
 
 /// Every problem that kept a bundle from compiling.
@@ -67,7 +96,11 @@ pub struct CompiledPolicy {
     data: Value,
     entrypoints: Vec<RulePath>,
     input: InputUsage,
+    plan: InputPlan,
+    /// Why results are not remembered, or `None` when they are.
+    no_memo: Option<String>,
     config: EngineConfig,
+    kind: EngineKind,
     slots: Slots,
 }
 
@@ -89,38 +122,86 @@ impl CompiledPolicy {
             }
         }
 
-        let analysis = analysis::analyse(&parsed, &HashSet::new());
-        errors.extend(analysis.errors);
+        let mut analysis = analysis::analyse(&parsed, &HashSet::new());
+        errors.append(&mut analysis.errors);
         if !errors.is_empty() {
             return Err(CompileErrors(errors));
         }
 
         let modules: Arc<[RegoModule]> = bundle.modules.clone().into();
-        let first = build_engine(&modules, &bundle.data, config, entrypoints)?;
-        let mut evaluators = vec![first];
-        for _ in 0..config.worker_threads {
-            evaluators.push(build_engine(&modules, &bundle.data, config, entrypoints)?);
+        let mut template = build_engine(&modules, &bundle.data, config, entrypoints)?;
+        let slots = config.worker_threads + 1;
+
+        let no_memo = entrypoints.iter().find_map(|entry| {
+            analysis
+                .graph
+                .first_call_of(&entry.segments(), NONDETERMINISTIC_BUILTINS)
+                .map(|builtin| format!("it calls `{builtin}`"))
+        });
+        let vm_program = vm_program(&analysis, &mut template, entrypoints, config);
+        let (kind, mut evaluators) = match vm_program {
+            Ok(program) => {
+                let vms = (0..slots)
+                    .map(|_| build_vm(&program, &bundle.data, config))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (EngineKind::Vm, vms)
+            }
+            Err(reason) => {
+                let mut engines = vec![Evaluator::interpreter(template)];
+                for _ in 1..slots {
+                    let engine = build_engine(&modules, &bundle.data, config, entrypoints)?;
+                    engines.push(Evaluator::interpreter(engine));
+                }
+                (EngineKind::Interpreter(reason), engines)
+            }
+        };
+
+        if no_memo.is_none() {
+            evaluators = evaluators
+                .into_iter()
+                .map(|e| e.with_memo(entrypoints.len()))
+                .collect();
         }
 
+        let plan = InputPlan::from_usages([&analysis.input]);
         Ok(Self {
             modules,
             data: bundle.data.clone(),
             entrypoints: entrypoints.to_vec(),
             input: analysis.input,
+            plan,
+            no_memo,
             config: config.clone(),
+            kind,
             slots: Slots::new(evaluators),
         })
     }
 
-    /// Evaluates `rule` (one of the entry points) against `input`, on the
-    /// current thread's engine.
+    /// Evaluates `rule` against `input`, on the current thread's engine. A
+    /// rule that is one of the entry points of a deterministic policy is
+    /// answered from the thread's memo when the same input was seen.
     pub fn evaluate(&self, rule: &RulePath, input: Value) -> Result<Value, EvalError> {
-        self.slots.with(|evaluator| evaluator.eval(rule, input))
+        match self.entrypoints.iter().position(|e| e == rule) {
+            Some(entry) => self
+                .slots
+                .with(|evaluator| evaluator.eval_entry(entry, rule, input)),
+            None => self.slots.with(|evaluator| evaluator.eval(rule, input)),
+        }
     }
 
     /// What the policy reads of `input`.
     pub fn input_usage(&self) -> &InputUsage {
         &self.input
+    }
+
+    /// The parts of `input` to build for this policy.
+    pub fn input_plan(&self) -> &InputPlan {
+        &self.plan
+    }
+
+    /// Why results are not remembered per input (`None`: they are).
+    pub fn memo_disabled_because(&self) -> Option<&str> {
+        self.no_memo.as_deref()
     }
 
     /// The Rego modules the policy was compiled from.
@@ -141,6 +222,11 @@ impl CompiledPolicy {
     /// The engine settings it was compiled with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Which engine evaluates it.
+    pub fn engine_kind(&self) -> &EngineKind {
+        &self.kind
     }
 
     /// How many engines it holds.
@@ -201,6 +287,68 @@ fn package_path(expr: &regorus::unstable::Expr) -> Option<Vec<String>> {
     }
 }
 
+/// The VM program for the entry points, serialised so that each thread can
+/// load its own copy; or why the interpreter must evaluate instead.
+fn vm_program(
+    analysis: &analysis::Analysis,
+    template: &mut Engine,
+    entrypoints: &[RulePath],
+    config: &EngineConfig,
+) -> Result<Vec<u8>, String> {
+    if !config.vm {
+        return Err("the VM is turned off in the configuration".to_owned());
+    }
+    for entry in entrypoints {
+        if let Some(reason) = conflict_risk(&analysis.graph, &entry.segments()) {
+            return Err(format!("{reason}, which the VM would not report"));
+        }
+    }
+    let first = entrypoints
+        .first()
+        .ok_or_else(|| "no entry point".to_owned())?;
+    let compiled = template
+        .compile_with_entrypoint(first.reference())
+        .map_err(|err| format!("{err:#}"))?;
+    let names: Vec<&str> = entrypoints.iter().map(|e| &**e.reference()).collect();
+    let program = Compiler::compile_from_policy(&compiled, &names)
+        .map_err(|err| format!("the VM cannot compile this policy: {err}"))?;
+    program.serialize_binary()
+}
+
+/// A VM with its own copy of the program and the data.
+fn build_vm(
+    program: &[u8],
+    data: &Value,
+    config: &EngineConfig,
+) -> Result<Evaluator, CompileErrors> {
+    let vm_error = |message: String| CompileErrors(vec![SourceError::in_file("bundle", message)]);
+    let program = match Program::deserialize_binary(program).map_err(vm_error)? {
+        DeserializationResult::Complete(program) => program,
+        DeserializationResult::Partial(_) => {
+            return Err(vm_error(
+                "the VM program did not load completely".to_owned(),
+            ));
+        }
+    };
+    let mut vm = RegoVM::new();
+    vm.load_program(Arc::new(program));
+    vm.set_data(deep_copy(data))
+        .map_err(|err| vm_error(format!("{err:#}")))?;
+    vm.set_strict_builtin_errors(false);
+    vm.set_max_instructions(config.max_instructions);
+    vm.set_execution_timer_config(Some(timer(config)));
+    Ok(Evaluator::vm(vm))
+}
+
+fn timer(config: &EngineConfig) -> ExecutionTimerConfig {
+    ExecutionTimerConfig {
+        limit: Duration::from_millis(config.eval_timeout_ms.max(1)),
+        // Reading the clock on every step costs more than most policies;
+        // the limit is coarse anyway.
+        check_interval: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
+    }
+}
+
 /// Builds one engine from source and prepares it, so that the first
 /// evaluation does no analysis.
 fn build_engine(
@@ -208,14 +356,11 @@ fn build_engine(
     data: &Value,
     config: &EngineConfig,
     entrypoints: &[RulePath],
-) -> Result<Evaluator, CompileErrors> {
+) -> Result<Engine, CompileErrors> {
     let mut engine = Engine::new();
     engine.set_strict_builtin_errors(false);
     engine.set_gather_prints(true);
-    engine.set_execution_timer_config(ExecutionTimerConfig {
-        limit: Duration::from_millis(config.eval_timeout_ms.max(1)),
-        check_interval: NonZeroU32::MIN,
-    });
+    engine.set_execution_timer_config(timer(config));
 
     for module in modules {
         engine.set_rego_v0(module.version == RegoVersion::V0);
@@ -247,7 +392,7 @@ fn build_engine(
     }
     // Printing is for debugging; drop what the preparation gathered.
     let _ = engine.take_prints();
-    Ok(Evaluator::new(engine))
+    Ok(engine)
 }
 
 /// Copies a value without sharing any reference-counted part, so that each
@@ -270,3 +415,6 @@ pub fn deep_copy(value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@
 use regorus::Value;
 
 use super::{
-    CompileErrors, CompiledPolicy, EngineConfig, EvalError, MalformedDecision, RulePath,
+    CompileErrors, CompiledPolicy, EngineConfig, EvalError, MalformedDecision, Need, RulePath,
     RulePathError, SourceError, TenantDecision, outcome::read_decision, outcome::type_name,
 };
 use crate::{bundle::Bundle, tenant::TenantName};
@@ -154,13 +154,19 @@ impl Failure {
 }
 
 /// Decides one request: system guardrails, then the tenant's policy.
-pub fn decide(system: &SystemPolicy, tenant: &TenantPolicy, input: Value) -> Verdict {
-    match system.deny_messages(input.clone()) {
+/// `input` builds the input document with the parts a policy's plan names,
+/// so that each policy gets what it reads and no more.
+pub fn decide(
+    system: &SystemPolicy,
+    tenant: &TenantPolicy,
+    input: impl Fn(Need<'_>) -> Value,
+) -> Verdict {
+    match system.deny_messages(input(system.policy.input_plan().root())) {
         Ok(messages) if !messages.is_empty() => return Verdict::SystemDenied(messages),
         Ok(_) => {}
         Err(failure) => return Verdict::Failed(failure),
     }
-    match tenant.decide(input) {
+    match tenant.decide(input(tenant.policy.input_plan().root())) {
         Ok(decision) => Verdict::Decided(decision),
         Err(failure) => Verdict::Failed(failure),
     }

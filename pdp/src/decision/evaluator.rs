@@ -1,6 +1,9 @@
 //! One engine instance, and the per-thread slots that keep evaluation free of
 //! shared state.
 //!
+//! An engine is either the bytecode VM, for policies it evaluates with the
+//! same answers as OPA (see [`super::conflicts`]), or the interpreter.
+//!
 //! Sharing one compiled policy between cores makes every evaluation update
 //! the same reference counts, which measured two to three times slower on
 //! two threads. So each compiled policy holds one independent engine per
@@ -15,9 +18,9 @@ use std::{
     sync::{Mutex, MutexGuard, TryLockError},
 };
 
-use regorus::{Engine, Value};
+use regorus::{Engine, Value, rvm::RegoVM};
 
-use super::{RulePath, SourceError};
+use super::{RulePath, SourceError, memo::Memo};
 
 thread_local! {
     static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -45,7 +48,7 @@ pub struct EvalError {
 pub enum EvalErrorKind {
     /// Two definitions of a complete rule or function produced different values.
     Conflict,
-    /// The evaluation ran past its time limit.
+    /// The evaluation ran past its time or instruction limit.
     Timeout,
     /// Any other runtime error (type error, failed builtin in strict mode).
     Eval,
@@ -65,35 +68,93 @@ impl EvalErrorKind {
     }
 }
 
-/// One prepared engine.
+/// One prepared engine, with its memo when the policy is deterministic.
 #[derive(Debug)]
 pub struct Evaluator {
-    engine: Engine,
+    engine: EngineImpl,
+    memo: Option<Memo>,
+}
+
+#[derive(Debug)]
+enum EngineImpl {
+    Interpreter(Box<Engine>),
+    Vm(Box<RegoVM>),
 }
 
 impl Evaluator {
-    /// Wraps an engine that has been loaded and prepared.
-    pub(crate) fn new(engine: Engine) -> Self {
-        Self { engine }
+    /// Wraps an interpreter that has been loaded and prepared.
+    pub(crate) fn interpreter(engine: Engine) -> Self {
+        Self {
+            engine: EngineImpl::Interpreter(Box::new(engine)),
+            memo: None,
+        }
+    }
+
+    /// Wraps a VM with its program and data loaded.
+    pub(crate) fn vm(vm: RegoVM) -> Self {
+        Self {
+            engine: EngineImpl::Vm(Box::new(vm)),
+            memo: None,
+        }
+    }
+
+    /// Remembers results by input, for a deterministic policy with
+    /// `entries` entry points.
+    pub(crate) fn with_memo(mut self, entries: usize) -> Self {
+        self.memo = Some(Memo::new(entries));
+        self
+    }
+
+    /// Evaluates entry point `entry` (`rule`) against `input`, or answers
+    /// from the memo. `Value::Undefined` means the rule is undefined.
+    pub fn eval_entry(
+        &mut self,
+        entry: usize,
+        rule: &RulePath,
+        input: Value,
+    ) -> Result<Value, EvalError> {
+        let Some(memo) = &self.memo else {
+            return self.eval(rule, input);
+        };
+        if let Some(known) = memo.get(entry, &input) {
+            return Ok(known.clone());
+        }
+        let result = self.eval(rule, input.clone())?;
+        if let Some(memo) = &mut self.memo {
+            memo.insert(entry, input, result.clone());
+        }
+        Ok(result)
     }
 
     /// Evaluates `rule` against `input`. `Value::Undefined` means the rule
     /// is undefined for this input.
     pub fn eval(&mut self, rule: &RulePath, input: Value) -> Result<Value, EvalError> {
-        self.engine.set_input(input);
-        let engine = &mut self.engine;
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            engine.eval_rule(rule.reference().to_string())
-        }));
-
-        // Release the request's input, and drain `print` output so it cannot
-        // pile up; prints are a debugging aid, kept at debug level.
-        self.engine.set_input(Value::Undefined);
-        if let Ok(prints) = self.engine.take_prints() {
-            for line in prints {
-                tracing::debug!(policy.path = %rule, print = %line, "policy print");
+        let outcome = match &mut self.engine {
+            EngineImpl::Interpreter(engine) => {
+                engine.set_input(input);
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    engine.eval_rule(rule.reference().to_string())
+                }));
+                // Release the request's input, and drain `print` output so it
+                // cannot pile up; prints are a debugging aid, kept at debug.
+                engine.set_input(Value::Undefined);
+                if let Ok(prints) = engine.take_prints() {
+                    for line in prints {
+                        tracing::debug!(policy.path = %rule, print = %line, "policy print");
+                    }
+                }
+                outcome
             }
-        }
+            EngineImpl::Vm(vm) => {
+                vm.set_input(input);
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    vm.execute_entry_point_by_name(rule.reference())
+                        .map_err(anyhow::Error::new)
+                }));
+                vm.set_input(Value::Undefined);
+                outcome
+            }
+        };
 
         match outcome {
             Ok(Ok(value)) => Ok(value),
@@ -104,6 +165,11 @@ impl Evaluator {
             }),
         }
     }
+
+    /// Which engine this is.
+    pub fn is_vm(&self) -> bool {
+        matches!(self.engine, EngineImpl::Vm(_))
+    }
 }
 
 fn classify(err: &anyhow::Error) -> EvalError {
@@ -113,7 +179,7 @@ fn classify(err: &anyhow::Error) -> EvalError {
         || text.contains("multiple outputs")
     {
         EvalErrorKind::Conflict
-    } else if text.contains("exceeded time limit") {
+    } else if text.contains("exceeded time limit") || text.contains("maximum instruction limit") {
         EvalErrorKind::Timeout
     } else {
         EvalErrorKind::Eval

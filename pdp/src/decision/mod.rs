@@ -9,19 +9,23 @@
 
 mod analysis;
 mod compile;
+mod conflicts;
 mod decide;
 mod evaluator;
+mod memo;
 mod outcome;
+mod plan;
 mod recover;
 mod rule_path;
 mod source_error;
 
 pub use analysis::InputUsage;
-pub use compile::{CompileErrors, CompiledPolicy, EngineConfig, deep_copy};
+pub use compile::{CompileErrors, CompiledPolicy, EngineConfig, EngineKind, deep_copy};
 pub use decide::{
     DECISION_PATH_METADATA_KEY, Failure, SystemPolicy, TenantPolicy, Verdict, decide,
 };
 pub use evaluator::{EvalError, EvalErrorKind, Evaluator, pin_thread_to_slot};
 pub use outcome::{MalformedDecision, ObjectDecision, TenantDecision, read_decision, type_name};
+pub use plan::{InputPlan, Need, PlanNode};
 pub use rule_path::{RulePath, RulePathError};
 pub use source_error::SourceError;

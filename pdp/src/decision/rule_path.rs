@@ -99,6 +99,14 @@ impl RulePath {
         &self.slash
     }
 
+    /// The path's segments after `data`, with `data` first.
+    pub fn segments(&self) -> Vec<String> {
+        std::iter::once("data")
+            .chain(self.slash.split('/'))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The engine's rule reference, `data.…`.
     pub fn reference(&self) -> &Arc<str> {
         &self.reference

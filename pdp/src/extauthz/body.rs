@@ -67,6 +67,16 @@ impl ParsedBody {
     }
 }
 
+/// Whether to build `parsed_body`, or only check the body as OPA-Envoy
+/// would parse it (so that a body it refuses is refused either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyMode {
+    /// Parse and build the value.
+    Build,
+    /// Check that the body parses; the value is `null`.
+    Check,
+}
+
 /// Request headers the body rules read. Keys are lowercase, as Envoy sends.
 pub trait HeaderLookup {
     /// The (comma-joined) value of header `name`.
@@ -79,6 +89,7 @@ pub fn parse_body(
     headers: &impl HeaderLookup,
     body: &str,
     raw_body: &[u8],
+    mode: BodyMode,
 ) -> Result<ParsedBody, BodyError> {
     if headers.header(PARTIAL_BODY_HEADER) == Some("true") {
         return Ok(ParsedBody::truncated());
@@ -115,10 +126,18 @@ pub fn parse_body(
         }
     }
 
-    let value = match kind {
-        Kind::Json => parse_json(&payload).map_err(BodyError::Json)?,
-        Kind::Form => form_value(parse_query(&payload)?),
-        Kind::Multipart => match boundary(content_type) {
+    let value = match (kind, mode) {
+        (Kind::Json, BodyMode::Check) => {
+            check_json(&payload).map_err(BodyError::Json)?;
+            Value::Null
+        }
+        (Kind::Json, BodyMode::Build) => parse_json(&payload).map_err(BodyError::Json)?,
+        (Kind::Form, BodyMode::Check) => {
+            parse_query(&payload)?;
+            Value::Null
+        }
+        (Kind::Form, BodyMode::Build) => form_value(&parse_query(&payload)?),
+        (Kind::Multipart, _) => match boundary(content_type) {
             Some(boundary) => parse_multipart(&payload, &boundary)?,
             None => Value::Null,
         },
@@ -136,15 +155,22 @@ enum Kind {
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
-    Value::from_json_str(text).map_err(|err| format!("{err:#}"))
+    serde_json::from_str::<Value>(text).map_err(|err| err.to_string())
+}
+
+/// The same grammar as [`parse_json`], without building anything.
+fn check_json(text: &str) -> Result<(), String> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(|_| ())
+        .map_err(|err| err.to_string())
 }
 
 /// A parsed query or form: each key maps to an array of strings.
-pub fn form_value(form: BTreeMap<String, Vec<String>>) -> Value {
+pub fn form_value(form: &BTreeMap<String, Vec<String>>) -> Value {
     let mut object = regorus::value::Object::new();
     for (key, values) in form {
-        let values: Vec<Value> = values.into_iter().map(Value::from).collect();
-        object.insert(Value::from(key), Value::from(values));
+        let values: Vec<Value> = values.iter().map(|v| Value::from(v.as_str())).collect();
+        object.insert(Value::from(key.as_str()), Value::from(values));
     }
     object.into_value()
 }

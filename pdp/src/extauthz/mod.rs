@@ -13,7 +13,7 @@ pub mod request;
 pub mod response;
 mod service;
 
-pub use input::{InputError, InputOptions, TenantLabels, build_input};
+pub use input::{InputError, InputOptions, PreparedInput, TenantLabels, build_input};
 pub use request::RequestView;
 pub use response::OnError;
 pub use service::{CheckOptions, CheckService};

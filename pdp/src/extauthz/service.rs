@@ -11,7 +11,7 @@ use envoy_types::pb::envoy::service::auth::v3::{
 };
 
 use super::{
-    input::{InputOptions, TenantLabels, build_input},
+    input::{InputOptions, PreparedInput, TenantLabels},
     request::RequestView,
     response::{self, DecisionInfo, OnError},
 };
@@ -90,15 +90,28 @@ impl CheckService {
             destination: Some(found.name),
             source,
         };
-        let input = match build_input(request, &view, labels, self.options.input) {
-            Ok(input) => input,
+        let system = &snapshot.system().policy;
+        let wants_body = [
+            system.policy.input_plan(),
+            tenant.policy.policy.input_plan(),
+        ]
+        .iter()
+        .any(|plan| plan.root().wants("parsed_body"));
+        let prepared = match PreparedInput::prepare(
+            request,
+            &view,
+            labels,
+            self.options.input,
+            wants_body,
+        ) {
+            Ok(prepared) => prepared,
             Err(err) => {
                 tracing::info!(decision_id, tenant = found.name, error = %err, "request denied: cannot parse request");
                 return Ok(response::parse_error(&err.to_string(), &info));
             }
         };
 
-        match decide(&snapshot.system().policy, &tenant.policy, input) {
+        match decide(system, &tenant.policy, |need| prepared.build(need)) {
             Verdict::SystemDenied(messages) => {
                 tracing::info!(
                     decision_id,

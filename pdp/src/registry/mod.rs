@@ -130,6 +130,24 @@ impl Registry {
         self.active.load_full()
     }
 
+    /// Swaps in a snapshot with the same content under a new generation.
+    /// Readers must not notice; benchmarks and tests use it to measure and
+    /// check reads against concurrent swaps.
+    pub fn republish(&self) -> u64 {
+        let _serial = self
+            .activation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = self.active.load_full();
+        let generation = current.generation() + 1;
+        self.active.store(Arc::new(Snapshot::new(
+            generation,
+            current.system().clone(),
+            current.tenants().clone(),
+        )));
+        generation
+    }
+
     /// The configuration activations use.
     pub fn config(&self) -> &RegistryConfig {
         &self.config

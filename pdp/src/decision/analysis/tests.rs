@@ -122,3 +122,30 @@ fn bare_or_dynamic_input_needs_the_whole_document() {
     let b = analyse_sources(&[("i.rego", "package p\nallow if count(input) > 0\n")]);
     assert!(b.input.whole);
 }
+
+#[test]
+fn reads_through_an_input_alias_are_recorded_key_by_key() {
+    let a = analyse_sources(&[(
+        "i.rego",
+        "package p\nhttp := input.attributes.request.http\nallow if { http.method == \"GET\"; http.headers[\"x-k\"] == \"v\" }\n",
+    )]);
+    assert!(!a.input.whole);
+    let paths: Vec<String> = a.input.paths.iter().map(|p| p.join(".")).collect();
+    assert_eq!(
+        paths,
+        [
+            "attributes.request.http.headers.x-k",
+            "attributes.request.http.method"
+        ]
+    );
+}
+
+#[test]
+fn an_alias_used_whole_reads_its_whole_subtree() {
+    let a = analyse_sources(&[(
+        "i.rego",
+        "package p\nhttp := input.attributes.request.http\nallow if count(http) > 2\n",
+    )]);
+    let paths: Vec<String> = a.input.paths.iter().map(|p| p.join(".")).collect();
+    assert_eq!(paths, ["attributes.request.http"]);
+}

@@ -16,6 +16,21 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> Headers {
     Headers(pairs.iter().copied().collect())
 }
 
+fn parse_body_built(h: &Headers, body: &str, raw: &[u8]) -> Result<ParsedBody, BodyError> {
+    let built = parse_body(h, body, raw, BodyMode::Build);
+    // Checking alone accepts and refuses exactly what building does.
+    let checked = parse_body(h, body, raw, BodyMode::Check);
+    assert_eq!(
+        built.is_ok(),
+        checked.is_ok(),
+        "check and build disagree on {body:?}"
+    );
+    if let (Ok(b), Ok(c)) = (&built, &checked) {
+        assert_eq!(b.truncated, c.truncated);
+    }
+    built
+}
+
 fn json(text: &str) -> Value {
     Value::from_json_str(text).unwrap()
 }
@@ -23,7 +38,7 @@ fn json(text: &str) -> Value {
 #[test]
 fn json_body_is_parsed() {
     let h = headers(&[("content-type", "application/json; charset=utf-8")]);
-    let parsed = parse_body(&h, r#"{"name": "测试", "n": 1}"#, &[]).unwrap();
+    let parsed = parse_body_built(&h, r#"{"name": "测试", "n": 1}"#, &[]).unwrap();
     assert_eq!(parsed.value, json(r#"{"name": "测试", "n": 1}"#));
     assert!(!parsed.truncated);
 }
@@ -31,21 +46,21 @@ fn json_body_is_parsed() {
 #[test]
 fn raw_body_is_used_when_body_is_empty() {
     let h = headers(&[("content-type", "application/json")]);
-    let parsed = parse_body(&h, "", br#"[1,2]"#).unwrap();
+    let parsed = parse_body_built(&h, "", br#"[1,2]"#).unwrap();
     assert_eq!(parsed.value, json("[1,2]"));
 }
 
 #[test]
 fn empty_json_body_is_null_and_not_truncated() {
     let h = headers(&[("content-type", "application/json")]);
-    assert_eq!(parse_body(&h, "", &[]).unwrap(), ParsedBody::none());
+    assert_eq!(parse_body_built(&h, "", &[]).unwrap(), ParsedBody::none());
 }
 
 #[test]
 fn malformed_json_body_is_an_error() {
     let h = headers(&[("content-type", "application/json")]);
     assert!(matches!(
-        parse_body(&h, "{not json", &[]),
+        parse_body_built(&h, "{not json", &[]),
         Err(BodyError::Json(_))
     ));
 }
@@ -57,7 +72,7 @@ fn partial_body_header_marks_truncation_without_parsing() {
         (PARTIAL_BODY_HEADER, "true"),
     ]);
     assert_eq!(
-        parse_body(&h, "{broken", &[]).unwrap(),
+        parse_body_built(&h, "{broken", &[]).unwrap(),
         ParsedBody::truncated()
     );
 
@@ -65,7 +80,10 @@ fn partial_body_header_marks_truncation_without_parsing() {
         ("content-type", "application/json"),
         (PARTIAL_BODY_HEADER, "false"),
     ]);
-    assert_eq!(parse_body(&fits, "{}", &[]).unwrap().value, json("{}"));
+    assert_eq!(
+        parse_body_built(&fits, "{}", &[]).unwrap().value,
+        json("{}")
+    );
 }
 
 #[test]
@@ -75,7 +93,7 @@ fn content_length_larger_than_body_marks_truncation() {
         ("content-length", "100"),
     ]);
     assert_eq!(
-        parse_body(&h, "{\"a\":", &[]).unwrap(),
+        parse_body_built(&h, "{\"a\":", &[]).unwrap(),
         ParsedBody::truncated()
     );
 
@@ -83,13 +101,19 @@ fn content_length_larger_than_body_marks_truncation() {
         ("content-type", "application/json"),
         ("content-length", "2"),
     ]);
-    assert_eq!(parse_body(&exact, "{}", &[]).unwrap().value, json("{}"));
+    assert_eq!(
+        parse_body_built(&exact, "{}", &[]).unwrap().value,
+        json("{}")
+    );
 
     let unknown = headers(&[
         ("content-type", "application/json"),
         ("content-length", "-1"),
     ]);
-    assert_eq!(parse_body(&unknown, "{}", &[]).unwrap().value, json("{}"));
+    assert_eq!(
+        parse_body_built(&unknown, "{}", &[]).unwrap().value,
+        json("{}")
+    );
 }
 
 #[test]
@@ -99,7 +123,7 @@ fn unreadable_content_length_is_an_error() {
         ("content-length", "ten"),
     ]);
     assert_eq!(
-        parse_body(&h, "{}", &[]),
+        parse_body_built(&h, "{}", &[]),
         Err(BodyError::ContentLength("ten".into()))
     );
 }
@@ -107,7 +131,7 @@ fn unreadable_content_length_is_an_error() {
 #[test]
 fn form_body_gives_arrays_of_strings() {
     let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-    let parsed = parse_body(&h, "user=al+ice&role=a&role=b", &[]).unwrap();
+    let parsed = parse_body_built(&h, "user=al+ice&role=a&role=b", &[]).unwrap();
     assert_eq!(
         parsed.value,
         json(r#"{"user": ["al ice"], "role": ["a", "b"]}"#)
@@ -118,7 +142,7 @@ fn form_body_gives_arrays_of_strings() {
 fn form_body_with_bad_escape_is_an_error() {
     let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
     assert!(matches!(
-        parse_body(&h, "a=%zz", &[]),
+        parse_body_built(&h, "a=%zz", &[]),
         Err(BodyError::Form(_))
     ));
 }
@@ -131,7 +155,7 @@ fn multipart_body_collects_fields_and_parses_json_parts() {
                 --XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nsecond\r\nline\r\n\
                 --XyZ\r\nContent-Disposition: attachment; name=\"ignored\"\r\n\r\nx\r\n\
                 --XyZ--\r\n";
-    let parsed = parse_body(&h, body, &[]).unwrap();
+    let parsed = parse_body_built(&h, body, &[]).unwrap();
     assert_eq!(
         parsed.value,
         json(r#"{"title": ["hello", "second\r\nline"], "meta": [{"k": [1]}]}"#)
@@ -141,7 +165,10 @@ fn multipart_body_collects_fields_and_parses_json_parts() {
 #[test]
 fn multipart_without_boundary_parameter_is_null() {
     let h = headers(&[("content-type", "multipart/form-data")]);
-    assert_eq!(parse_body(&h, "--x\r\n", &[]).unwrap(), ParsedBody::none());
+    assert_eq!(
+        parse_body_built(&h, "--x\r\n", &[]).unwrap(),
+        ParsedBody::none()
+    );
 }
 
 #[test]
@@ -149,7 +176,7 @@ fn unterminated_multipart_is_an_error() {
     let h = headers(&[("content-type", "multipart/form-data; boundary=b")]);
     let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue";
     assert!(matches!(
-        parse_body(&h, body, &[]),
+        parse_body_built(&h, body, &[]),
         Err(BodyError::Multipart(_))
     ));
 }
@@ -159,7 +186,7 @@ fn multipart_json_part_that_is_not_json_is_an_error() {
     let h = headers(&[("content-type", "multipart/form-data; boundary=b")]);
     let body = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Type: application/json\r\n\r\n{x\r\n--b--";
     assert!(matches!(
-        parse_body(&h, body, &[]),
+        parse_body_built(&h, body, &[]),
         Err(BodyError::MultipartJson { .. })
     ));
 }
@@ -167,9 +194,15 @@ fn multipart_json_part_that_is_not_json_is_an_error() {
 #[test]
 fn other_content_types_and_missing_content_type_give_null() {
     let text = headers(&[("content-type", "text/plain")]);
-    assert_eq!(parse_body(&text, "hello", &[]).unwrap(), ParsedBody::none());
+    assert_eq!(
+        parse_body_built(&text, "hello", &[]).unwrap(),
+        ParsedBody::none()
+    );
     let none = headers(&[]);
-    assert_eq!(parse_body(&none, "{}", &[]).unwrap(), ParsedBody::none());
+    assert_eq!(
+        parse_body_built(&none, "{}", &[]).unwrap(),
+        ParsedBody::none()
+    );
 }
 
 proptest::proptest! {
@@ -179,6 +212,6 @@ proptest::proptest! {
         "multipart/form-data; boundary=b", "text/plain",
     ])) {
         let h = Headers([("content-type", ct)].into_iter().collect());
-        let _ = parse_body(&h, &body, &[]);
+        let _ = parse_body_built(&h, &body, &[]);
     }
 }

@@ -15,6 +15,7 @@ use envoy_types::pb::{
 use regorus::Value;
 
 use super::*;
+use crate::decision::{InputPlan, InputUsage};
 
 fn socket(ip: &str, port: u32) -> Option<Address> {
     Some(Address {
@@ -68,7 +69,7 @@ fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> HttpRequest {
 
 fn input_for(req: &CheckRequest, tenants: TenantLabels<'_>) -> serde_json::Value {
     let view = RequestView::new(req);
-    let value = build_input(req, &view, tenants, InputOptions::default()).unwrap();
+    let value = build_input(req, &view, tenants, InputOptions::default(), Need::All).unwrap();
     serde_json::from_str(&value.to_json_str().unwrap()).unwrap()
 }
 
@@ -134,6 +135,7 @@ fn timestamps_are_objects_and_64_bit_integers_are_numbers() {
         &view,
         TenantLabels::default(),
         InputOptions::default(),
+        Need::All,
     )
     .unwrap();
     let size = &value["attributes"]["request"]["http"]["size"];
@@ -313,6 +315,7 @@ fn skip_body_leaves_out_body_keys() {
         &view,
         TenantLabels::default(),
         InputOptions { skip_body: true },
+        Need::All,
     )
     .unwrap();
     assert_eq!(value["parsed_body"], Value::Undefined);
@@ -336,7 +339,8 @@ fn unparseable_requests_are_input_errors() {
                 &req,
                 &view,
                 TenantLabels::default(),
-                InputOptions::default()
+                InputOptions::default(),
+                Need::All,
             )
             .is_err(),
             "{path} {body}"
@@ -391,4 +395,71 @@ fn request_without_attributes_still_has_opa_envoy_keys() {
     let input = input_for(&req, TenantLabels::default());
     assert!(input.get("attributes").is_none());
     assert_eq!(input["parsed_path"], serde_json::json!([""]));
+}
+
+#[test]
+fn a_plan_builds_only_what_the_policies_read() {
+    let req = request(http(
+        "GET",
+        "/api/x?q=1",
+        &[("x-api-key", "k"), ("x-other", "o")],
+    ));
+    let usage = InputUsage {
+        whole: false,
+        paths: [
+            "attributes.request.http.method",
+            "attributes.request.http.headers.x-api-key",
+            "attributes.source.labels.tenant",
+            "parsed_path",
+        ]
+        .iter()
+        .map(|p| p.split('.').map(str::to_owned).collect())
+        .collect(),
+    };
+    let plan = InputPlan::from_usages([&usage]);
+    let view = RequestView::new(&req);
+    let value = build_input(
+        &req,
+        &view,
+        labels("acme", Some("acme")),
+        InputOptions::default(),
+        plan.root(),
+    )
+    .unwrap();
+    let input: serde_json::Value = serde_json::from_str(&value.to_json_str().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({
+            "attributes": {
+                "source": {"labels": {"tenant": "acme"}},
+                "request": {"http": {"method": "GET", "headers": {"x-api-key": "k"}}}
+            },
+            "parsed_path": ["api", "x"]
+        })
+    );
+}
+
+#[test]
+fn a_plan_still_refuses_requests_opa_envoy_refuses() {
+    let plan = InputPlan::from_usages([&InputUsage {
+        whole: false,
+        paths: [vec!["attributes".to_owned(), "request".to_owned()]]
+            .into_iter()
+            .collect(),
+    }]);
+    let mut bad_body = http("POST", "/o", &[("content-type", "application/json")]);
+    bad_body.body = "{oops".to_owned();
+    for req in [request(http("GET", "/a%zz", &[])), request(bad_body)] {
+        let view = RequestView::new(&req);
+        assert!(
+            build_input(
+                &req,
+                &view,
+                TenantLabels::default(),
+                InputOptions::default(),
+                plan.root()
+            )
+            .is_err()
+        );
+    }
 }

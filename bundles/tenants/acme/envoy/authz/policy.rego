@@ -9,23 +9,28 @@ import data.rbac
 
 default allow := false
 
+http := input.attributes.request.http
+
+# The decoded request path without its query, e.g. "/api/orders/7".
+request_path := concat("/", ["", concat("/", input.parsed_path)])
+
+subject := input.attributes.source.principal if input.attributes.source.principal != ""
+
+else := concat(":", ["apikey", http.headers["x-api-key"]])
+
 # Anyone may read the public paths.
 allow if {
 	some grant in rbac.public
-	permits(grant)
+	grants(grant)
 }
 
 allow if {
 	some role in rbac.bindings[subject]
 	some grant in rbac.roles[role]
-	permits(grant)
+	grants(grant)
 }
 
-subject := input.attributes.source.principal if input.attributes.source.principal != ""
-
-else := concat(":", ["apikey", input.attributes.request.http.headers["x-api-key"]])
-
-permits(grant) if {
-	input.attributes.request.http.method in grant.methods
-	startswith(concat("/", ["", concat("/", input.parsed_path)]), grant.prefix)
+grants(grant) if {
+	http.method in grant.methods
+	startswith(request_path, grant.prefix)
 }

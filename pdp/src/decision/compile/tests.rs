@@ -1,0 +1,182 @@
+use proptest::prelude::*;
+use regorus::Value;
+
+use super::*;
+use crate::bundle::{Bundle, BundleFile, BundleFiles};
+use crate::decision::EvalErrorKind;
+
+fn bundle(files: &[(&str, &str)]) -> Bundle {
+    let files = files
+        .iter()
+        .map(|(path, text)| BundleFile {
+            path: (*path).to_owned(),
+            bytes: text.as_bytes().to_vec(),
+        })
+        .collect();
+    Bundle::from_files(&BundleFiles::from_files(files)).unwrap()
+}
+
+fn example(path: &str) -> Bundle {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../bundles")
+        .join(path);
+    Bundle::read(&root, &crate::bundle::BundleLimits::default()).unwrap()
+}
+
+fn config(vm: bool) -> EngineConfig {
+    EngineConfig {
+        worker_threads: 0,
+        vm,
+        ..EngineConfig::default()
+    }
+}
+
+fn rule(path: &str) -> RulePath {
+    RulePath::parse(path).unwrap()
+}
+
+fn json(text: &str) -> Value {
+    Value::from_json_str(text).unwrap()
+}
+
+#[test]
+fn policies_without_conflict_risk_run_on_the_vm() {
+    let b = example("tenants/acme");
+    let policy = CompiledPolicy::compile(&b, &[rule("envoy/authz/allow")], &config(true)).unwrap();
+    assert_eq!(policy.engine_kind(), &EngineKind::Vm);
+    let off = CompiledPolicy::compile(&b, &[rule("envoy/authz/allow")], &config(false)).unwrap();
+    assert!(matches!(off.engine_kind(), EngineKind::Interpreter(_)));
+}
+
+/// The VM would turn this conflict into "no deny message", which would let
+/// the request through. The policy must go to the interpreter, which reports
+/// the conflict, and the conflict must surface as an error.
+#[test]
+fn a_conflict_is_never_turned_into_undefined() {
+    let b = bundle(&[(
+        "s.rego",
+        "package multi_tenant.policy\n\
+         level := \"high\" if input.a\n\
+         level := \"low\" if input.b\n\
+         deny contains \"blocked\" if level == \"high\"\n",
+    )]);
+    let deny = rule("multi_tenant/policy/deny");
+    let policy = CompiledPolicy::compile(&b, std::slice::from_ref(&deny), &config(true)).unwrap();
+    let EngineKind::Interpreter(reason) = policy.engine_kind() else {
+        panic!("a policy that may conflict must not run on the VM");
+    };
+    assert!(reason.contains("level"), "{reason}");
+
+    let err = policy
+        .evaluate(&deny, json(r#"{"a": true, "b": true}"#))
+        .unwrap_err();
+    assert_eq!(err.kind, EvalErrorKind::Conflict);
+    let fine = policy.evaluate(&deny, json(r#"{"a": true}"#)).unwrap();
+    let expected: std::collections::BTreeSet<Value> = [Value::from("blocked")].into();
+    assert_eq!(fine, Value::from(expected));
+}
+
+#[test]
+fn the_vm_budget_is_raised_above_the_engines_default() {
+    // 20,000 iterations exceed the engine's default of 25,000 instructions.
+    let b = bundle(&[(
+        "p.rego",
+        "package p\nallow if count([x | some x in numbers.range(1, 20000); x > 0]) == 20000\n",
+    )]);
+    let policy = CompiledPolicy::compile(&b, &[rule("p/allow")], &config(true)).unwrap();
+    assert_eq!(policy.engine_kind(), &EngineKind::Vm);
+    assert_eq!(
+        policy
+            .evaluate(&rule("p/allow"), Value::new_object())
+            .unwrap(),
+        Value::Bool(true)
+    );
+}
+
+#[test]
+fn policies_reading_the_clock_are_not_memoised() {
+    let clock = bundle(&[("p.rego", "package p\nallow if time.now_ns() > 0\n")]);
+    let policy = CompiledPolicy::compile(&clock, &[rule("p/allow")], &config(true)).unwrap();
+    assert_eq!(
+        policy.memo_disabled_because(),
+        Some("it calls `time.now_ns`")
+    );
+    let pure = bundle(&[("p.rego", "package p\nallow if input.x > 0\n")]);
+    let policy = CompiledPolicy::compile(&pure, &[rule("p/allow")], &config(true)).unwrap();
+    assert_eq!(policy.memo_disabled_because(), None);
+}
+
+#[test]
+fn plans_follow_what_the_policy_reads() {
+    let policy = CompiledPolicy::compile(
+        &example("system"),
+        &[rule("multi_tenant/policy/deny")],
+        &config(true),
+    )
+    .unwrap();
+    let root = policy.input_plan().root();
+    let source = root
+        .child("attributes")
+        .and_then(|a| a.child("source"))
+        .unwrap();
+    assert!(source.child("labels").unwrap().wants("tenant"));
+    assert!(!source.wants("principal"));
+    assert!(!root.wants("parsed_body"));
+}
+
+fn acme_input(method: &str, path: &[&str], principal: &str, api_key: &str) -> Value {
+    let input = serde_json::json!({
+        "attributes": {
+            "source": {"principal": principal},
+            "request": {"http": {"method": method, "headers": {"x-api-key": api_key}}},
+        },
+        "parsed_path": path,
+    });
+    Value::from_json_str(&input.to_string()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The VM and the interpreter answer every request alike on the example
+    /// policies, with and without the memo.
+    #[test]
+    fn vm_and_interpreter_agree_on_the_examples(
+        method in prop::sample::select(vec!["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
+        path in prop::collection::vec(prop::sample::select(vec!["api", "orders", "catalog", "healthz", "7", "", "admin"]), 0..4),
+        principal in prop::sample::select(vec![
+            "", "spiffe://cluster.local/ns/acme/sa/storefront", "spiffe://cluster.local/ns/acme/sa/checkout",
+            "spiffe://cluster.local/ns/acme/sa/ops-console", "spiffe://cluster.local/ns/x/sa/y",
+        ]),
+        api_key in prop::sample::select(vec!["", "acme-demo-reader", "nope"]),
+        source_tenant in prop::sample::select(vec!["acme", "globex", "istio-ingress"]),
+    ) {
+        let path: Vec<&str> = path;
+        let acme = example("tenants/acme");
+        let allow = rule("envoy/authz/allow");
+        let vm = CompiledPolicy::compile(&acme, std::slice::from_ref(&allow), &config(true)).unwrap();
+        let interp = CompiledPolicy::compile(&acme, std::slice::from_ref(&allow), &config(false)).unwrap();
+        let input = acme_input(method, &path, principal, api_key);
+        prop_assert_eq!(vm.evaluate(&allow, input.clone()), interp.evaluate(&allow, input.clone()));
+        // The memo answers the second time; the answer must not change.
+        prop_assert_eq!(vm.evaluate(&allow, input.clone()), interp.evaluate(&allow, input));
+
+        let globex = example("tenants/globex");
+        let decision = rule("envoy/authz/decision");
+        let vm = CompiledPolicy::compile(&globex, std::slice::from_ref(&decision), &config(true)).unwrap();
+        let interp = CompiledPolicy::compile(&globex, std::slice::from_ref(&decision), &config(false)).unwrap();
+        let input = acme_input(method, &path, principal, api_key);
+        prop_assert_eq!(vm.evaluate(&decision, input.clone()), interp.evaluate(&decision, input));
+
+        let system = example("system");
+        let deny = rule("multi_tenant/policy/deny");
+        let vm = CompiledPolicy::compile(&system, std::slice::from_ref(&deny), &config(true)).unwrap();
+        let interp = CompiledPolicy::compile(&system, std::slice::from_ref(&deny), &config(false)).unwrap();
+        let labels = serde_json::json!({"attributes": {
+            "source": {"labels": {"tenant": source_tenant}},
+            "destination": {"labels": {"tenant": "acme"}},
+        }});
+        let input = Value::from_json_str(&labels.to_string()).unwrap();
+        prop_assert_eq!(vm.evaluate(&deny, input.clone()), interp.evaluate(&deny, input));
+    }
+}

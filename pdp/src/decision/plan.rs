@@ -1,0 +1,172 @@
+//! Which parts of the `input` document a request needs.
+//!
+//! Building the whole OPA-Envoy input for every request costs more than
+//! evaluating a small policy. The static analysis records every constant
+//! path a policy reads under `input`; the union of the system bundle's and
+//! a tenant's paths is that tenant's plan, and the input builder builds only
+//! what the plan names. Anything read as a whole (a bare `input`, a key only
+//! known at evaluation time, a value passed to a function) makes its whole
+//! subtree part of the plan, so a policy always sees every part it could read.
+
+use std::collections::BTreeMap;
+
+use super::InputUsage;
+
+/// A tree of the input keys to build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputPlan {
+    root: PlanNode,
+}
+
+/// One key of the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanNode {
+    whole: bool,
+    children: BTreeMap<String, PlanNode>,
+}
+
+/// What to build of one value: all of it, or some of its keys.
+#[derive(Debug, Clone, Copy)]
+pub enum Need<'a> {
+    /// The whole value.
+    All,
+    /// Only the keys this node names.
+    Keys(&'a PlanNode),
+}
+
+impl InputPlan {
+    /// A plan that builds the whole document.
+    pub fn full() -> Self {
+        Self {
+            root: PlanNode {
+                whole: true,
+                children: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// The plan covering everything any of `usages` reads.
+    pub fn from_usages<'a>(usages: impl IntoIterator<Item = &'a InputUsage>) -> Self {
+        let mut plan = Self::default();
+        for usage in usages {
+            if usage.whole {
+                return Self::full();
+            }
+            for path in &usage.paths {
+                plan.add(path);
+            }
+        }
+        plan
+    }
+
+    fn add(&mut self, path: &[String]) {
+        let mut node = &mut self.root;
+        for key in path {
+            if node.whole {
+                return;
+            }
+            node = node.children.entry(key.clone()).or_default();
+        }
+        node.whole = true;
+        node.children.clear();
+    }
+
+    /// What to build of the document's root.
+    pub fn root(&self) -> Need<'_> {
+        Need::of(&self.root)
+    }
+
+    /// Whether the plan builds the whole document.
+    pub fn is_full(&self) -> bool {
+        self.root.whole
+    }
+}
+
+impl<'a> Need<'a> {
+    fn of(node: &'a PlanNode) -> Self {
+        if node.whole {
+            Self::All
+        } else {
+            Self::Keys(node)
+        }
+    }
+
+    /// What to build under `key`, or `None` to leave it out.
+    pub fn child(self, key: &str) -> Option<Need<'a>> {
+        match self {
+            Self::All => Some(Self::All),
+            Self::Keys(node) => node.children.get(key).map(Self::of),
+        }
+    }
+
+    /// Whether `key` is needed at all.
+    pub fn wants(self, key: &str) -> bool {
+        self.child(key).is_some()
+    }
+
+    /// The keys named, when not all are needed.
+    pub fn keys(self) -> Option<impl Iterator<Item = &'a str>> {
+        match self {
+            Self::All => None,
+            Self::Keys(node) => Some(node.children.keys().map(String::as_str)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn usage(paths: &[&str]) -> InputUsage {
+        InputUsage {
+            whole: false,
+            paths: paths
+                .iter()
+                .map(|p| p.split('.').map(str::to_owned).collect())
+                .collect::<BTreeSet<_>>(),
+        }
+    }
+
+    #[test]
+    fn plans_name_only_the_paths_read() {
+        let plan =
+            InputPlan::from_usages([&usage(&["attributes.source.principal", "parsed_path"])]);
+        let root = plan.root();
+        assert!(root.wants("attributes") && root.wants("parsed_path"));
+        assert!(!root.wants("parsed_body"));
+        let source = root
+            .child("attributes")
+            .and_then(|a| a.child("source"))
+            .unwrap();
+        assert!(source.wants("principal") && !source.wants("address"));
+        assert!(matches!(source.child("principal"), Some(Need::All)));
+    }
+
+    #[test]
+    fn a_shorter_path_covers_the_longer_ones() {
+        let plan = InputPlan::from_usages([
+            &usage(&["attributes.request.http.headers.x-user"]),
+            &usage(&["attributes.request.http"]),
+        ]);
+        let http = plan
+            .root()
+            .child("attributes")
+            .and_then(|a| a.child("request"))
+            .and_then(|r| r.child("http"))
+            .unwrap();
+        assert!(matches!(http, Need::All));
+    }
+
+    #[test]
+    fn reading_the_whole_input_builds_everything() {
+        let whole = InputUsage {
+            whole: true,
+            paths: BTreeSet::new(),
+        };
+        let plan = InputPlan::from_usages([&usage(&["parsed_path"]), &whole]);
+        assert!(plan.is_full());
+        assert!(plan.root().wants("anything"));
+    }
+}
