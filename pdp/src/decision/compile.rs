@@ -7,13 +7,14 @@
 //! Once a bundle compiles, one independent engine per worker thread is built
 //! from it (see [`super::evaluator`]).
 
-use std::{collections::HashSet, fmt, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{fmt, num::NonZeroU32, sync::Arc, time::Duration};
 
 use regorus::{Engine, Value, utils::limits::ExecutionTimerConfig};
 
 use super::{
     EvalError, RulePath, SourceError,
     analysis::{self, InputUsage},
+    builtins,
     evaluator::{Evaluator, Slots},
     recover,
 };
@@ -89,7 +90,7 @@ impl CompiledPolicy {
             }
         }
 
-        let analysis = analysis::analyse(&parsed, &HashSet::new());
+        let analysis = analysis::analyse(&parsed, &builtins::names());
         errors.extend(analysis.errors);
         if !errors.is_empty() {
             return Err(CompileErrors(errors));
@@ -211,6 +212,12 @@ fn build_engine(
 ) -> Result<Evaluator, CompileErrors> {
     let mut engine = Engine::new();
     engine.set_strict_builtin_errors(false);
+    builtins::register(&mut engine).map_err(|err| {
+        CompileErrors(vec![SourceError::in_file(
+            "bundle",
+            format!("cannot add builtins: {err:#}"),
+        )])
+    })?;
     engine.set_gather_prints(true);
     engine.set_execution_timer_config(ExecutionTimerConfig {
         limit: Duration::from_millis(config.eval_timeout_ms.max(1)),
