@@ -15,6 +15,7 @@
 //!   atomically.
 //! - [`decision`]: compiling bundles and evaluating Rego (regorus).
 //! - [`bundle`]: reading OPA bundles from directories and tarballs.
+//! - [`jose`]: compact JWS tokens and their keys (RS, PS, ES, HS).
 //! - [`source`]: where bundles come from (the folder layout).
 //! - [`api`]: the HTTP listener (health, status).
 //! - [`config`] and [`server`]: settings and wiring.
@@ -24,6 +25,7 @@ pub mod bundle;
 pub mod config;
 pub mod decision;
 pub mod extauthz;
+pub mod jose;
 pub mod registry;
 pub mod server;
 pub mod source;

@@ -7,7 +7,7 @@
 //! Once a bundle compiles, one independent engine per worker thread is built
 //! from it (see [`super::evaluator`]).
 
-use std::{collections::HashSet, fmt, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{fmt, num::NonZeroU32, sync::Arc, time::Duration};
 
 use regorus::{
     Engine, Value,
@@ -22,6 +22,7 @@ use regorus::{
 use super::{
     EvalError, InputPlan, RulePath, SourceError,
     analysis::{self, InputUsage},
+    builtins,
     conflicts::conflict_risk,
     evaluator::{Evaluator, Slots},
     memo::NONDETERMINISTIC_BUILTINS,
@@ -122,7 +123,7 @@ impl CompiledPolicy {
             }
         }
 
-        let mut analysis = analysis::analyse(&parsed, &HashSet::new());
+        let mut analysis = analysis::analyse(&parsed, &builtins::names());
         errors.append(&mut analysis.errors);
         if !errors.is_empty() {
             return Err(CompileErrors(errors));
@@ -359,6 +360,12 @@ fn build_engine(
 ) -> Result<Engine, CompileErrors> {
     let mut engine = Engine::new();
     engine.set_strict_builtin_errors(false);
+    builtins::register(&mut engine).map_err(|err| {
+        CompileErrors(vec![SourceError::in_file(
+            "bundle",
+            format!("cannot add builtins: {err:#}"),
+        )])
+    })?;
     engine.set_gather_prints(true);
     engine.set_execution_timer_config(timer(config));
 

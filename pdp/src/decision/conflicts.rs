@@ -14,7 +14,13 @@
 //! produce a conflict; otherwise the interpreter, which reports conflicts as
 //! errors, evaluates it. The test is conservative: a rule counts as able to
 //! conflict unless every way it can produce a value yields the same
-//! constant, or a single definition computes one value without iterating.
+//! constant, or a single definition computes one value without iterating;
+//! an object comprehension that iterates may give one key two values.
+//!
+//! Two more constructs go to the interpreter because the VM of the pinned
+//! engine answers them differently from OPA (found by the conformance
+//! suite): default functions (`default f(_) := v`), which it leaves
+//! undefined.
 
 use std::collections::BTreeMap;
 
@@ -38,10 +44,25 @@ fn risky_rules(graph: &RuleGraph) -> BTreeMap<usize, String> {
     let mut risky = BTreeMap::new();
 
     for (idx, rule) in graph.rules.iter().enumerate() {
-        let Rule::Spec { head, bodies, .. } = rule.as_ref() else {
-            continue;
-        };
         let path = graph.paths[idx].join(".");
+        let (head, bodies) = match rule.as_ref() {
+            Rule::Spec { head, bodies, .. } => (head, bodies),
+            Rule::Default { args, .. } if !args.is_empty() => {
+                risky.insert(
+                    idx,
+                    format!("`{path}` has a default function, which the VM leaves undefined"),
+                );
+                continue;
+            }
+            Rule::Default { .. } => continue,
+        };
+        if rule_has_iterating_object_comprehension(head, bodies) {
+            risky.insert(
+                idx,
+                format!("an object comprehension in `{path}` may give one key two values"),
+            );
+            continue;
+        }
         match head {
             RuleHead::Set { .. } => {}
             RuleHead::Compr { refr, assign, .. } if has_dynamic_key(refr) => {
@@ -152,6 +173,103 @@ fn single_valued<'a>(
         }
     }
     true
+}
+
+fn rule_has_iterating_object_comprehension(
+    head: &RuleHead,
+    bodies: &[regorus::unstable::RuleBody],
+) -> bool {
+    let head_value = match head {
+        RuleHead::Compr { assign, .. } | RuleHead::Func { assign, .. } => {
+            assign.as_ref().map(|a| &a.value)
+        }
+        RuleHead::Set { key, .. } => key.as_ref(),
+    };
+    head_value.is_some_and(|v| object_comprehension_iterates(v))
+        || bodies.iter().any(|body| {
+            body.assign
+                .as_ref()
+                .is_some_and(|a| object_comprehension_iterates(&a.value))
+                || query_has_iterating_object_comprehension(&body.query)
+        })
+}
+
+fn query_has_iterating_object_comprehension(query: &Query) -> bool {
+    query.stmts.iter().any(|stmt| {
+        let in_literal = match &stmt.literal {
+            Literal::SomeVars { .. } => false,
+            Literal::SomeIn {
+                key,
+                value,
+                collection,
+                ..
+            } => {
+                key.as_ref()
+                    .is_some_and(|k| object_comprehension_iterates(k))
+                    || object_comprehension_iterates(value)
+                    || object_comprehension_iterates(collection)
+            }
+            Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => {
+                object_comprehension_iterates(expr)
+            }
+            Literal::Every { domain, query, .. } => {
+                object_comprehension_iterates(domain)
+                    || query_has_iterating_object_comprehension(query)
+            }
+        };
+        in_literal
+            || stmt
+                .with_mods
+                .iter()
+                .any(|m| object_comprehension_iterates(&m.r#as))
+    })
+}
+
+/// Whether `expr` holds an object comprehension whose query iterates.
+fn object_comprehension_iterates(expr: &Expr) -> bool {
+    match expr {
+        Expr::ObjectCompr {
+            key, value, query, ..
+        } => {
+            iterates(query)
+                || object_comprehension_iterates(key)
+                || object_comprehension_iterates(value)
+                || query_has_iterating_object_comprehension(query)
+        }
+        Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
+            object_comprehension_iterates(term) || query_has_iterating_object_comprehension(query)
+        }
+        Expr::Call { params, .. } => params.iter().any(|p| object_comprehension_iterates(p)),
+        Expr::Array { items, .. } | Expr::Set { items, .. } => {
+            items.iter().any(|i| object_comprehension_iterates(i))
+        }
+        Expr::Object { fields, .. } => fields
+            .iter()
+            .any(|(_, k, v)| object_comprehension_iterates(k) || object_comprehension_iterates(v)),
+        Expr::UnaryExpr { expr, .. } => object_comprehension_iterates(expr),
+        Expr::RefDot { refr, .. } => object_comprehension_iterates(refr),
+        Expr::RefBrack { refr, index, .. } => {
+            object_comprehension_iterates(refr) || object_comprehension_iterates(index)
+        }
+        Expr::BinExpr { lhs, rhs, .. }
+        | Expr::BoolExpr { lhs, rhs, .. }
+        | Expr::ArithExpr { lhs, rhs, .. }
+        | Expr::AssignExpr { lhs, rhs, .. } => {
+            object_comprehension_iterates(lhs) || object_comprehension_iterates(rhs)
+        }
+        Expr::Membership {
+            key,
+            value,
+            collection,
+            ..
+        } => {
+            key.as_ref()
+                .is_some_and(|k| object_comprehension_iterates(k))
+                || object_comprehension_iterates(value)
+                || object_comprehension_iterates(collection)
+        }
+        _ => false,
+    }
 }
 
 fn has_dynamic_key(refr: &Expr) -> bool {

@@ -177,6 +177,7 @@ fn classify(err: &anyhow::Error) -> EvalError {
     let kind = if text.contains("rule conflicts with rule")
         || text.contains("should not produce multiple outputs")
         || text.contains("multiple outputs")
+        || text.contains("generated multiple times")
     {
         EvalErrorKind::Conflict
     } else if text.contains("exceeded time limit") || text.contains("maximum instruction limit") {
@@ -239,5 +240,23 @@ impl Slots {
 
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_comprehension_with_a_repeated_key_is_a_conflict() {
+        // OPA reports `eval_conflict_error: object keys must be unique`.
+        let err = anyhow::anyhow!("a.rego:2:8: value for key `\"k\"` generated multiple times");
+        assert_eq!(classify(&err).kind, EvalErrorKind::Conflict);
+    }
+
+    #[test]
+    fn other_runtime_errors_stay_evaluation_errors() {
+        let err = anyhow::anyhow!("a.rego:1:1: `add` expects numeric argument");
+        assert_eq!(classify(&err).kind, EvalErrorKind::Eval);
     }
 }

@@ -6,8 +6,11 @@
 //! - [`evaluator`] keeps one engine per worker thread.
 //! - [`outcome`] reads a decision in OPA-Envoy's boolean or object form.
 //! - [`decide`] applies deny-wins composition.
+//! - [`builtins`] adds the OPA builtins regorus lacks (JWT, crypto, x509,
+//!   CIDR).
 
 mod analysis;
+pub mod builtins;
 mod compile;
 mod conflicts;
 mod decide;

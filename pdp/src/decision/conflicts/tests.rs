@@ -77,3 +77,25 @@ fn functions_with_disagreeing_definitions_may_conflict() {
     let agreeing = "package p\nf(x) if x > 0\nf(x) if x < -5\nallow if f(input.n)\n";
     assert_eq!(risk(agreeing, "data.p.allow"), None);
 }
+
+#[test]
+fn iterating_object_comprehensions_may_conflict() {
+    let source = "package p\nm := {\"k\": x | some x in input.xs}\nallow if m.k\n";
+    assert!(
+        risk(source, "data.p.allow")
+            .unwrap()
+            .contains("object comprehension")
+    );
+    let single = "package p\nm := {\"k\": input.x}\nallow if m.k\n";
+    assert_eq!(risk(single, "data.p.allow"), None);
+}
+
+#[test]
+fn default_functions_go_to_the_interpreter() {
+    let source = "package p\ndefault f(_) := false\nf(x) if x == 1\nallow if f(input.n)\n";
+    assert!(
+        risk(source, "data.p.allow")
+            .unwrap()
+            .contains("default function")
+    );
+}
