@@ -12,7 +12,7 @@ use envoy_types::pb::{
     google::rpc::Status,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 #[derive(Debug, Clone, Copy)]
 struct Noop;
@@ -48,9 +48,12 @@ impl NoopServer {
         let task = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .add_service(AuthorizationServer::new(Noop))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                    let _ = stopped.await;
-                })
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
                 .await;
             if let Err(err) = result {
                 tracing_error(&err);

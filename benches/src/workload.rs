@@ -3,6 +3,8 @@
 //! object decision) plus an allow-all tenant, and check requests of about
 //! 1 KB shaped like a real Envoy's (headers, SPIFFE principals, a JSON body).
 
+use std::sync::Arc;
+
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use pdp::{config::Config, server::Service};
 use pdp_e2e::{bundles::BundleDir, requests::Check};
@@ -43,11 +45,32 @@ impl Scenario {
 
     /// The request, about 1 KB encoded.
     pub fn request(self) -> CheckRequest {
+        self.request_for(1842)
+    }
+
+    /// The request about object `id`: real traffic names many objects, so
+    /// workloads vary it to keep per-input memos from answering everything.
+    pub fn request_for(self, id: u32) -> CheckRequest {
         let (method, path, source, destination) = match self {
-            Self::AllowAll => ("GET", "/api/items?page=2&size=50", "open", "open"),
-            Self::SameTenantRbac => ("GET", "/api/orders/1842?expand=lines", "acme", "acme"),
-            Self::CrossTenant => ("GET", "/api/orders/1842?expand=lines", "globex", "acme"),
-            Self::HeaderInjection => ("POST", "/items/77/reserve", "globex", "globex"),
+            Self::AllowAll => (
+                "GET",
+                format!("/api/items/{id}?page=2&size=50"),
+                "open",
+                "open",
+            ),
+            Self::SameTenantRbac => (
+                "GET",
+                format!("/api/orders/{id}?expand=lines"),
+                "acme",
+                "acme",
+            ),
+            Self::CrossTenant => (
+                "GET",
+                format!("/api/orders/{id}?expand=lines"),
+                "globex",
+                "acme",
+            ),
+            Self::HeaderInjection => ("POST", format!("/items/{id}/reserve"), "globex", "globex"),
         };
         let source_sa = match (self, source) {
             (Self::SameTenantRbac, _) => "storefront",
@@ -56,7 +79,7 @@ impl Scenario {
         };
         let source = format!("spiffe://cluster.local/ns/{source}/sa/{source_sa}");
         let destination = format!("spiffe://cluster.local/ns/{destination}/sa/api");
-        Check::http(method, path, "api.mesh.svc.cluster.local:8080")
+        Check::http(method, &path, "api.mesh.svc.cluster.local:8080")
             .mtls(&source, &destination)
             .header("authorization", BEARER)
             .header(
@@ -84,8 +107,8 @@ const OPEN_POLICY: &str = "package envoy.authz\n\nallow := true\n";
 
 /// A loaded service on the benchmark bundles, with the folder kept alive.
 pub struct Loaded {
-    /// The service (call `check().decide(..)` in-process).
-    pub service: Service,
+    /// The service (call `check().decide(..)` in-process, or serve it).
+    pub service: Arc<Service>,
     _bundles: BundleDir,
 }
 
@@ -103,9 +126,26 @@ pub fn load(worker_threads: usize) -> anyhow::Result<Loaded> {
         report.failed
     );
     Ok(Loaded {
-        service,
+        service: Arc::new(service),
         _bundles: bundles,
     })
+}
+
+/// A mix of every scenario, `n` requests long, with object IDs varied:
+/// 40% role-based reads, 30% header injection, 20% allow-all, 10%
+/// cross-tenant denials.
+pub fn mix(n: u32) -> Vec<CheckRequest> {
+    (0..n)
+        .map(|i| {
+            let scenario = match i % 10 {
+                0..=3 => Scenario::SameTenantRbac,
+                4..=6 => Scenario::HeaderInjection,
+                7 | 8 => Scenario::AllowAll,
+                _ => Scenario::CrossTenant,
+            };
+            scenario.request_for(1000 + i)
+        })
+        .collect()
 }
 
 /// The encoded size of a request, to keep the workload honest about "1 KB".

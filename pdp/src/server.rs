@@ -8,7 +8,7 @@ use std::{future::Future, sync::Arc};
 
 use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::{net::TcpListener, sync::watch};
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::{
     api,
@@ -134,7 +134,7 @@ impl Service {
             .add_service(reflection::v1()?)
             .add_service(reflection::v1alpha()?)
             .add_service(authz)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
+            .serve_with_incoming_shutdown(incoming(grpc), stopped(stop_rx.clone()));
 
         let http_server = axum::serve(http, api::router(self.registry.clone()))
             .with_graceful_shutdown(stopped(stop_rx));
@@ -144,6 +144,15 @@ impl Service {
         http_result?;
         Ok(())
     }
+}
+
+/// Accepted gRPC connections, with Nagle's algorithm off: a check response
+/// is one small write, which Nagle would hold back for the peer's delayed
+/// acknowledgement (tens of milliseconds).
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(std::time::Duration::from_secs(60)))
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {

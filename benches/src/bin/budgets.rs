@@ -1,2 +1,254 @@
-//! Placeholder replaced below.
-fn main() {}
+//! Checks the budgets in `benches/budgets.toml`: measures each, prints a
+//! table, and exits non-zero naming every budget exceeded.
+//!
+//! `--short` runs fewer iterations (the CI mode); `--tolerance F` applies
+//! one factor to every budget for noisy machines. Memory and activation are
+//! measured in a fresh process (this binary, re-run with `memory`), so that
+//! the resident-memory baseline is not the parent's.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use pdp_benches::{
+    budget::{Bound, Budgets, Check, table},
+    compare::{self, CompareConfig},
+    measure::{self, MemoryReport},
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "budgets",
+    about = "Measure and check the latency, memory and activation budgets"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The budgets file.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/budgets.toml"))]
+    file: PathBuf,
+    /// Fewer iterations and shorter load runs (CI).
+    #[arg(long)]
+    short: bool,
+    /// One factor applied to every budget (upper bounds multiplied, lower
+    /// bounds divided).
+    #[arg(long, env = "PDP_BUDGET_TOLERANCE", default_value_t = 1.0)]
+    tolerance: f64,
+    /// Also compare with OPA's engine on the same decision (needs the
+    /// library `scripts/setup` installs).
+    #[arg(long)]
+    opa: bool,
+    /// Write every measurement as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure memory and activation in this process and print JSON.
+    Memory {
+        /// Tenants to load.
+        tenants: usize,
+        /// Decisions to run.
+        decisions: u64,
+    },
+}
+
+#[allow(clippy::print_stdout, reason = "the report is the program's output")]
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Command::Memory { tenants, decisions }) = args.command {
+        return match measure::memory(tenants, decisions) {
+            Ok(report) => {
+                println!("{}", serde_json::json!(report));
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("budgets: memory: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match check(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("budgets: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the report is the program's output")]
+fn check(args: &Args) -> anyhow::Result<bool> {
+    let budgets = Budgets::read(&args.file)?;
+    let tol = args.tolerance;
+    let (iterations, duration, decisions) = if args.short {
+        (20_000, Duration::from_secs(3), budgets.memory.decisions / 5)
+    } else {
+        (200_000, Duration::from_secs(10), budgets.memory.decisions)
+    };
+    let mut checks = Vec::new();
+    let mut extra = serde_json::Map::new();
+
+    eprintln!("measuring in-process decisions ...");
+    let decision = measure::decision_latency(iterations)?;
+    checks.push(Check::new(
+        "decision.p50_us",
+        decision.p50_us,
+        budgets.decision.p50_us,
+        Bound::AtMost,
+        tol,
+    ));
+    checks.push(Check::new(
+        "decision.p99_us",
+        decision.p99_us,
+        budgets.decision.p99_us,
+        Bound::AtMost,
+        tol,
+    ));
+    extra.insert("decision".into(), serde_json::json!(decision));
+
+    eprintln!("measuring input construction ...");
+    let input = measure::input_latency(iterations)?;
+    checks.push(Check::new(
+        "input.p50_us",
+        input.p50_us,
+        budgets.input.p50_us,
+        Bound::AtMost,
+        tol,
+    ));
+    extra.insert("input".into(), serde_json::json!(input));
+
+    eprintln!("measuring two-thread scaling ...");
+    let ratio = measure::two_thread_ratio(iterations / 2, 3)?;
+    checks.push(Check::new(
+        "scaling.two_threads_max_ratio",
+        ratio,
+        budgets.scaling.two_threads_max_ratio,
+        Bound::AtMost,
+        tol,
+    ));
+
+    eprintln!("measuring gRPC against a no-op server ...");
+    let rows = compare::run(&CompareConfig {
+        rates: vec![budgets.grpc.rate],
+        duration,
+        warmup: Duration::from_secs(1),
+        connections: 4,
+        concurrency: 32,
+        server_threads: 1,
+        client_threads: 1,
+    })?;
+    if let [rate, max] = rows.as_slice() {
+        checks.push(Check::new(
+            "grpc.overhead_p50_us",
+            rate.overhead_p50_us(),
+            budgets.grpc.overhead_p50_us,
+            Bound::AtMost,
+            tol,
+        ));
+        checks.push(Check::new(
+            "grpc.overhead_p99_us",
+            rate.overhead_p99_us(),
+            budgets.grpc.overhead_p99_us,
+            Bound::AtMost,
+            tol,
+        ));
+        checks.push(Check::new(
+            "grpc.min_throughput_ratio",
+            max.throughput_ratio(),
+            budgets.grpc.min_throughput_ratio,
+            Bound::AtLeast,
+            tol,
+        ));
+    }
+    println!("{}", compare::table(&rows));
+    extra.insert("grpc".into(), serde_json::json!(rows));
+
+    eprintln!("measuring memory and activation in a fresh process ...");
+    let memory = memory_in_fresh_process(budgets.memory.tenants, decisions)?;
+    checks.push(Check::new(
+        "memory.max_rss_mb",
+        memory.loaded_rss_mb,
+        budgets.memory.max_rss_mb,
+        Bound::AtMost,
+        tol,
+    ));
+    checks.push(Check::new(
+        "memory.max_growth_mb",
+        memory.growth_mb,
+        budgets.memory.max_growth_mb,
+        Bound::AtMost,
+        tol,
+    ));
+    checks.push(Check::new(
+        "activation.one_tenant_ms",
+        memory.one_tenant_activation_ms,
+        budgets.activation.one_tenant_ms,
+        Bound::AtMost,
+        tol,
+    ));
+    checks.push(Check::new(
+        "activation.cold_start_ms",
+        memory.cold_start_ms,
+        budgets.activation.cold_start_ms,
+        Bound::AtMost,
+        tol,
+    ));
+    // Reloading one tenant among many must compile that one only.
+    checks.push(Check::new(
+        "activation.recompiled_per_change",
+        memory.recompiled_per_activation as f64,
+        1.0,
+        Bound::AtMost,
+        1.0,
+    ));
+    extra.insert("memory".into(), serde_json::json!(memory));
+
+    if args.opa {
+        eprintln!("measuring the same decision on OPA's engine ...");
+        let opa = measure::opa_latency(iterations / 10)?;
+        println!(
+            "OPA engine (system + acme, input as JSON): p50 {:.1} µs, p99 {:.1} µs; \
+             pdp in-process decision: p50 {:.1} µs, p99 {:.1} µs; ratio at p50 {:.1}x\n",
+            opa.p50_us,
+            opa.p99_us,
+            decision.p50_us,
+            decision.p99_us,
+            opa.p50_us / decision.p50_us
+        );
+        extra.insert("opa".into(), serde_json::json!(opa));
+    }
+
+    println!("{}", table(&checks));
+    println!("tolerance factor: {tol}");
+    if let Some(path) = &args.json {
+        extra.insert("checks".into(), serde_json::json!(checks));
+        std::fs::write(path, format!("{:#}\n", serde_json::Value::Object(extra)))?;
+    }
+
+    let exceeded: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.name.as_str())
+        .collect();
+    if exceeded.is_empty() {
+        println!("all budgets met");
+        Ok(true)
+    } else {
+        println!("budgets exceeded: {}", exceeded.join(", "));
+        Ok(false)
+    }
+}
+
+fn memory_in_fresh_process(tenants: usize, decisions: u64) -> anyhow::Result<MemoryReport> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["memory", &tenants.to_string(), &decisions.to_string()])
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "memory measurement failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}

@@ -185,7 +185,7 @@ impl CompiledPolicy {
         match self.entrypoints.iter().position(|e| e == rule) {
             Some(entry) => self
                 .slots
-                .with(|evaluator| evaluator.eval_entry(entry, rule, input)),
+                .with(|evaluator| evaluator.eval_entry(entry, rule, input, &self.plan)),
             None => self.slots.with(|evaluator| evaluator.eval(rule, input)),
         }
     }

@@ -20,7 +20,7 @@ use std::{
 
 use regorus::{Engine, Value, rvm::RegoVM};
 
-use super::{RulePath, SourceError, memo::Memo};
+use super::{InputPlan, RulePath, SourceError, memo::Memo};
 
 thread_local! {
     static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -106,22 +106,28 @@ impl Evaluator {
     }
 
     /// Evaluates entry point `entry` (`rule`) against `input`, or answers
-    /// from the memo. `Value::Undefined` means the rule is undefined.
-    pub fn eval_entry(
+    /// from the memo, where `plan` (the policy's own, from which `input` was
+    /// built) gives the key. `Value::Undefined` means the rule is undefined.
+    pub(crate) fn eval_entry(
         &mut self,
         entry: usize,
         rule: &RulePath,
         input: Value,
+        plan: &InputPlan,
     ) -> Result<Value, EvalError> {
-        let Some(memo) = &self.memo else {
+        let Some(memo) = &mut self.memo else {
             return self.eval(rule, input);
         };
-        if let Some(known) = memo.get(entry, &input) {
+        if !memo.active() {
+            return self.eval(rule, input);
+        }
+        let key = plan.leaf_values(&input);
+        if let Some(known) = memo.get(entry, &key) {
             return Ok(known.clone());
         }
-        let result = self.eval(rule, input.clone())?;
+        let result = self.eval(rule, input)?;
         if let Some(memo) = &mut self.memo {
-            memo.insert(entry, input, result.clone());
+            memo.insert(entry, key, result.clone());
         }
         Ok(result)
     }

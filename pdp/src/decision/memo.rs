@@ -7,6 +7,11 @@
 //! thread's engine keeps a bounded map from such inputs to results, so a
 //! repeated combination is answered without evaluating. The map belongs to
 //! one compiled policy; a new revision starts with an empty one.
+//!
+//! Inputs that rarely repeat (a policy reading request paths full of IDs)
+//! would only pay for the lookups and copies, so each thread watches its hit
+//! rate: below one hit in four over a window, it stops remembering for a
+//! while, then tries again.
 
 use std::collections::BTreeMap;
 
@@ -30,26 +35,68 @@ pub(crate) const NONDETERMINISTIC_BUILTINS: &[&str] = &[
 /// Entries kept per entry point before the map starts over.
 const CAPACITY: usize = 4_096;
 
-/// Results by input, for each entry point of a policy.
+/// Lookups over which the hit rate is judged.
+const WINDOW: u32 = 128;
+
+/// Lookups skipped after a window with too few hits.
+const PAUSE: u32 = 65_536;
+
+/// Results by input, for each entry point of a policy. An input is keyed by
+/// the values at its plan's leaves, which determine it.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    by_entry: Vec<BTreeMap<Value, Value>>,
+    by_entry: Vec<BTreeMap<Vec<Value>, Value>>,
+    lookups: u32,
+    hits: u32,
+    paused_for: u32,
 }
 
 impl Memo {
     pub(crate) fn new(entries: usize) -> Self {
         Self {
             by_entry: (0..entries).map(|_| BTreeMap::new()).collect(),
+            ..Self::default()
         }
     }
 
-    pub(crate) fn get(&self, entry: usize, input: &Value) -> Option<&Value> {
-        self.by_entry.get(entry)?.get(input)
+    /// Whether results are being remembered right now.
+    pub(crate) fn active(&mut self) -> bool {
+        if self.paused_for == 0 {
+            return true;
+        }
+        self.paused_for -= 1;
+        if self.paused_for == 0 {
+            self.by_entry.iter_mut().for_each(BTreeMap::clear);
+        }
+        false
+    }
+
+    pub(crate) fn get(&mut self, entry: usize, input: &[Value]) -> Option<&Value> {
+        self.lookups += 1;
+        let found = self.by_entry.get(entry)?.contains_key(input);
+        if found {
+            self.hits += 1;
+        }
+        if self.lookups == WINDOW {
+            if self.hits * 4 < WINDOW {
+                self.paused_for = PAUSE;
+            }
+            self.lookups = 0;
+            self.hits = 0;
+        }
+        if found {
+            self.by_entry.get(entry)?.get(input)
+        } else {
+            None
+        }
     }
 
     /// Remembers a result; a full map is cleared first, which keeps the
     /// bound without the bookkeeping of an LRU.
-    pub(crate) fn insert(&mut self, entry: usize, input: Value, result: Value) {
+    pub(crate) fn insert(&mut self, entry: usize, input: Vec<Value>, result: Value) {
+        if self.paused_for > 0 {
+            return;
+        }
         if let Some(map) = self.by_entry.get_mut(entry) {
             if map.len() >= CAPACITY {
                 map.clear();
@@ -64,13 +111,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stops_remembering_when_inputs_do_not_repeat() {
+        let mut memo = Memo::new(1);
+        for i in 0..i64::from(WINDOW) {
+            assert!(memo.active());
+            assert!(memo.get(0, &[Value::from(i)]).is_none());
+            memo.insert(0, vec![Value::from(i)], Value::Null);
+        }
+        assert!(!memo.active(), "a window without hits pauses the memo");
+        memo.insert(0, vec![Value::from(-1_i64)], Value::Null);
+        assert_eq!(memo.paused_for, PAUSE - 1);
+    }
+
+    #[test]
+    fn keeps_remembering_while_inputs_repeat() {
+        let mut memo = Memo::new(1);
+        memo.insert(0, vec![Value::from(1_i64)], Value::Bool(true));
+        for _ in 0..(2 * WINDOW) {
+            assert!(memo.active());
+            assert_eq!(memo.get(0, &[Value::from(1_i64)]), Some(&Value::Bool(true)));
+        }
+    }
+
+    #[test]
     fn remembers_per_entry_point_and_stays_bounded() {
         let mut memo = Memo::new(2);
-        memo.insert(0, Value::from(1_i64), Value::from("a"));
-        assert_eq!(memo.get(0, &Value::from(1_i64)), Some(&Value::from("a")));
-        assert_eq!(memo.get(1, &Value::from(1_i64)), None);
+        memo.insert(0, vec![Value::from(1_i64)], Value::from("a"));
+        assert_eq!(memo.get(0, &[Value::from(1_i64)]), Some(&Value::from("a")));
+        assert_eq!(memo.get(1, &[Value::from(1_i64)]), None);
         for i in 0..(CAPACITY as i64 + 10) {
-            memo.insert(0, Value::from(i), Value::Null);
+            memo.insert(0, vec![Value::from(i)], Value::Null);
         }
         assert!(memo.by_entry[0].len() <= CAPACITY);
     }

@@ -10,12 +10,16 @@
 
 use std::collections::BTreeMap;
 
+use regorus::Value;
+
 use super::InputUsage;
 
 /// A tree of the input keys to build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputPlan {
     root: PlanNode,
+    /// The path of every leaf (a part read whole), as engine keys.
+    leaves: Vec<Vec<Value>>,
 }
 
 /// One key of the plan.
@@ -42,6 +46,7 @@ impl InputPlan {
                 whole: true,
                 children: BTreeMap::new(),
             },
+            leaves: vec![Vec::new()],
         }
     }
 
@@ -56,7 +61,30 @@ impl InputPlan {
                 plan.add(path);
             }
         }
+        let mut leaves = Vec::new();
+        plan.root.collect_leaves(&mut Vec::new(), &mut leaves);
+        plan.leaves = leaves;
         plan
+    }
+
+    /// The values at the plan's leaves in `input` (`Undefined` where
+    /// absent). An input built from this plan holds nothing else, so two
+    /// such inputs with equal leaves are equal: a cheap key for remembering
+    /// results.
+    pub fn leaf_values(&self, input: &Value) -> Vec<Value> {
+        self.leaves
+            .iter()
+            .map(|path| {
+                let mut node = input;
+                for key in path {
+                    node = match node {
+                        Value::Object(fields) => fields.get(key).unwrap_or(&Value::Undefined),
+                        _ => &Value::Undefined,
+                    };
+                }
+                node.clone()
+            })
+            .collect()
     }
 
     fn add(&mut self, path: &[String]) {
@@ -79,6 +107,20 @@ impl InputPlan {
     /// Whether the plan builds the whole document.
     pub fn is_full(&self) -> bool {
         self.root.whole
+    }
+}
+
+impl PlanNode {
+    fn collect_leaves(&self, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        if self.whole {
+            out.push(path.clone());
+            return;
+        }
+        for (key, child) in &self.children {
+            path.push(Value::from(key.as_str()));
+            child.collect_leaves(path, out);
+            path.pop();
+        }
     }
 }
 
@@ -157,6 +199,21 @@ mod tests {
             .and_then(|r| r.child("http"))
             .unwrap();
         assert!(matches!(http, Need::All));
+    }
+
+    #[test]
+    fn leaf_values_name_exactly_what_was_read() {
+        let plan = InputPlan::from_usages([&usage(&["a.b", "c"])]);
+        let input = Value::from_json_str(r#"{"a": {"b": 1}, "c": [2]}"#).unwrap();
+        assert_eq!(
+            plan.leaf_values(&input),
+            vec![Value::from(1_i64), Value::from(vec![Value::from(2_i64)])]
+        );
+        let partial = Value::from_json_str(r#"{"a": {}}"#).unwrap();
+        assert_eq!(
+            plan.leaf_values(&partial),
+            vec![Value::Undefined, Value::Undefined]
+        );
     }
 
     #[test]

@@ -23,27 +23,17 @@
 //! Each message is unpacked field by field, so a new field in a future
 //! Envoy API breaks the build here instead of going silently missing.
 
-use std::collections::HashMap;
+mod attributes;
+pub(super) mod fields;
 
-use base64::Engine as _;
-use envoy_types::pb::{
-    envoy::{
-        config::core::v3::{
-            Address, EnvoyInternalAddress, Metadata, Pipe, SocketAddress, address,
-            envoy_internal_address, socket_address,
-        },
-        service::auth::v3::{
-            AttributeContext, CheckRequest,
-            attribute_context::{HttpRequest, Peer, Request, TlsSession},
-        },
-    },
-    google::protobuf::{self as pbuf, value::Kind},
-};
-use regorus::{Value, value::Object};
+use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
+use regorus::Value;
+
+use fields::{Fields, key};
 
 use super::{
-    body::{BodyError, BodyMode, ParsedBody, parse_body},
-    path::{ParsedTarget, TargetError, parse_target},
+    body::{BodyError, BodyMode, ParsedBody, form_value, parse_body},
+    path::{TargetError, check_target, parse_target},
     request::RequestView,
 };
 use crate::decision::Need;
@@ -97,7 +87,6 @@ pub struct PreparedInput<'a> {
     request: &'a CheckRequest,
     view: &'a RequestView<'a>,
     tenants: TenantLabels<'a>,
-    target: ParsedTarget,
     /// `None` with `skip_body`.
     body: Option<ParsedBody>,
 }
@@ -113,7 +102,7 @@ impl<'a> PreparedInput<'a> {
         options: InputOptions,
         build_body: bool,
     ) -> Result<Self, InputError> {
-        let target = parse_target(view.path())?;
+        check_target(view.path())?;
         let body = if options.skip_body {
             None
         } else {
@@ -131,7 +120,6 @@ impl<'a> PreparedInput<'a> {
             request,
             view,
             tenants,
-            target,
             body,
         })
     }
@@ -140,391 +128,52 @@ impl<'a> PreparedInput<'a> {
     /// `null` unless the body was built in [`PreparedInput::prepare`].
     pub fn build(&self, need: Need<'_>) -> Value {
         let attributes = self.request.attributes.as_ref();
-        let mut input = Object::new();
+        let mut input = Fields::new();
 
-        if let Some(need) = need.child("attributes") {
-            let attrs = attribute_context(attributes, self.view, need, self.tenants);
-            if !attrs.is_empty() || attributes.is_some() {
-                input.insert(key("attributes"), attrs.into_value());
+        if let Some(n) = need.child("attributes")
+            && let Some(attrs) =
+                attributes::attribute_context(attributes, self.view, n, self.tenants)
+        {
+            input.put(key!("attributes"), attrs.done());
+        }
+        let (wants_path, wants_query) = (need.wants("parsed_path"), need.wants("parsed_query"));
+        if wants_path || wants_query {
+            // Checked in `prepare`, so parsing cannot fail here.
+            if let Ok(target) = parse_target(self.view.path()) {
+                if wants_path {
+                    let segments: Vec<Value> = target
+                        .path
+                        .iter()
+                        .map(|s| Value::from(s.as_str()))
+                        .collect();
+                    input.put(key!("parsed_path"), Value::from(segments));
+                }
+                if wants_query {
+                    input.put(key!("parsed_query"), form_value(&target.query));
+                }
             }
-        }
-        if need.wants("parsed_path") {
-            let segments: Vec<Value> = self
-                .target
-                .path
-                .iter()
-                .map(|s| Value::from(s.as_str()))
-                .collect();
-            input.insert(key("parsed_path"), Value::from(segments));
-        }
-        if need.wants("parsed_query") {
-            input.insert(
-                key("parsed_query"),
-                super::body::form_value(&self.target.query),
-            );
         }
         if let Some(body) = &self.body {
             if need.wants("parsed_body") {
-                input.insert(key("parsed_body"), body.value.clone());
+                input.put(key!("parsed_body"), body.value.clone());
             }
             if need.wants("truncated_body") {
-                input.insert(key("truncated_body"), Value::Bool(body.truncated));
+                input.put(key!("truncated_body"), Value::Bool(body.truncated));
             }
         }
         if need.wants("version") {
-            let mut version = Object::new();
-            version.insert(key("ext_authz"), Value::from("v3"));
-            version.insert(key("encoding"), Value::from("protojson"));
-            input.insert(key("version"), version.into_value());
+            let mut version = Fields::new();
+            version.put(key!("ext_authz"), Value::from("v3"));
+            version.put(key!("encoding"), Value::from("protojson"));
+            input.put(key!("version"), version.done());
         }
         let principal = attributes
             .and_then(|a| a.source.as_ref())
             .map_or("", |p| p.principal.as_str());
         if !principal.is_empty() && need.wants("source_principal") {
-            input.insert(key("source_principal"), Value::from(principal));
+            input.put(key!("source_principal"), Value::from(principal));
         }
-        input.into_value()
-    }
-}
-
-fn key(name: &str) -> Value {
-    Value::from(name)
-}
-
-/// Insert helpers that skip default values, as the reflective walk does,
-/// and keys the plan does not need.
-trait ObjectExt {
-    fn text(&mut self, need: Need<'_>, name: &str, value: &str);
-    fn flag(&mut self, need: Need<'_>, name: &str, value: bool);
-    fn int(&mut self, need: Need<'_>, name: &str, value: i64);
-    fn object(&mut self, name: &str, value: Object);
-    fn string_map(&mut self, need: Need<'_>, name: &str, map: &HashMap<String, String>);
-}
-
-impl ObjectExt for Object {
-    fn text(&mut self, need: Need<'_>, name: &str, value: &str) {
-        if !value.is_empty() && need.wants(name) {
-            self.insert(key(name), Value::from(value));
-        }
-    }
-
-    fn flag(&mut self, need: Need<'_>, name: &str, value: bool) {
-        if value && need.wants(name) {
-            self.insert(key(name), Value::Bool(true));
-        }
-    }
-
-    fn int(&mut self, need: Need<'_>, name: &str, value: i64) {
-        if value != 0 && need.wants(name) {
-            self.insert(key(name), Value::from(value));
-        }
-    }
-
-    fn object(&mut self, name: &str, value: Object) {
-        self.insert(key(name), value.into_value());
-    }
-
-    /// A map field; when the plan names keys, only those entries.
-    fn string_map(&mut self, need: Need<'_>, name: &str, map: &HashMap<String, String>) {
-        let Some(need) = need.child(name) else {
-            return;
-        };
-        if map.is_empty() {
-            return;
-        }
-        let mut out = Object::new();
-        match need.keys() {
-            None => {
-                for (k, v) in map {
-                    out.insert(Value::from(k.as_str()), Value::from(v.as_str()));
-                }
-            }
-            Some(keys) => {
-                for k in keys {
-                    if let Some(v) = map.get(k) {
-                        out.insert(Value::from(k), Value::from(v.as_str()));
-                    }
-                }
-            }
-        }
-        self.object(name, out);
-    }
-}
-
-fn attribute_context(
-    ctx: Option<&AttributeContext>,
-    view: &RequestView<'_>,
-    need: Need<'_>,
-    tenants: TenantLabels<'_>,
-) -> Object {
-    let empty = AttributeContext::default();
-    let AttributeContext {
-        source,
-        destination,
-        request,
-        context_extensions,
-        metadata_context,
-        route_metadata_context,
-        tls_session,
-    } = ctx.unwrap_or(&empty);
-
-    let mut out = Object::new();
-    for (name, peer_msg, tenant) in [
-        ("source", source, tenants.source),
-        ("destination", destination, tenants.destination),
-    ] {
-        if let Some(n) = need.child(name)
-            && let Some(p) = peer(peer_msg.as_ref(), n, tenant)
-        {
-            out.object(name, p);
-        }
-    }
-    if let (Some(r), Some(n)) = (request, need.child("request")) {
-        out.object("request", request_attrs(r, view, n));
-    }
-    out.string_map(need, "contextExtensions", context_extensions);
-    if let (Some(m), Some(n)) = (metadata_context, need.child("metadataContext")) {
-        out.object("metadataContext", metadata(m, n));
-    }
-    if let (Some(m), Some(n)) = (route_metadata_context, need.child("routeMetadataContext")) {
-        out.object("routeMetadataContext", metadata(m, n));
-    }
-    if let (Some(t), Some(n)) = (tls_session, need.child("tlsSession")) {
-        let TlsSession { sni } = t;
-        let mut tls = Object::new();
-        tls.text(n, "sni", sni);
-        out.object("tlsSession", tls);
-    }
-    out
-}
-
-/// A peer, with the resolved tenant added to its labels unless Envoy sent a
-/// `tenant` label; a peer Envoy did not send is created to carry the label.
-fn peer(p: Option<&Peer>, need: Need<'_>, tenant: Option<&str>) -> Option<Object> {
-    let label_needed = need.child("labels").is_some_and(|n| n.wants("tenant"));
-    let tenant = tenant.filter(|_| label_needed);
-    if p.is_none() && tenant.is_none() {
-        return None;
-    }
-    let empty = Peer::default();
-    let Peer {
-        address,
-        service,
-        labels,
-        principal,
-        certificate,
-    } = p.unwrap_or(&empty);
-
-    let mut out = Object::new();
-    if let (Some(a), Some(n)) = (address, need.child("address")) {
-        out.object("address", address_attrs(a, n));
-    }
-    out.text(need, "service", service);
-    match tenant {
-        Some(tenant) if !labels.contains_key("tenant") => {
-            let mut with_tenant = Object::new();
-            with_tenant.insert(key("tenant"), Value::from(tenant));
-            if let Some(n) = need.child("labels") {
-                for (k, v) in labels {
-                    if n.wants(k) {
-                        with_tenant.insert(Value::from(k.as_str()), Value::from(v.as_str()));
-                    }
-                }
-            }
-            out.object("labels", with_tenant);
-        }
-        _ => out.string_map(need, "labels", labels),
-    }
-    out.text(need, "principal", principal);
-    out.text(need, "certificate", certificate);
-    Some(out)
-}
-
-fn address_attrs(a: &Address, need: Need<'_>) -> Object {
-    let Address { address } = a;
-    let mut out = Object::new();
-    match address {
-        Some(address::Address::SocketAddress(s)) => {
-            if let Some(n) = need.child("socketAddress") {
-                out.object("socketAddress", socket(s, n));
-            }
-        }
-        Some(address::Address::Pipe(p)) => {
-            if let Some(n) = need.child("pipe") {
-                let Pipe { path, mode } = p;
-                let mut pipe = Object::new();
-                pipe.text(n, "path", path);
-                pipe.int(n, "mode", i64::from(*mode));
-                out.object("pipe", pipe);
-            }
-        }
-        Some(address::Address::EnvoyInternalAddress(e)) => {
-            if let Some(n) = need.child("envoyInternalAddress") {
-                let EnvoyInternalAddress {
-                    endpoint_id,
-                    address_name_specifier,
-                } = e;
-                let mut internal = Object::new();
-                if let Some(envoy_internal_address::AddressNameSpecifier::ServerListenerName(name)) =
-                    address_name_specifier
-                    && n.wants("serverListenerName")
-                {
-                    internal.insert(key("serverListenerName"), Value::from(name.as_str()));
-                }
-                internal.text(n, "endpointId", endpoint_id);
-                out.object("envoyInternalAddress", internal);
-            }
-        }
-        None => {}
-    }
-    out
-}
-
-fn socket(s: &SocketAddress, need: Need<'_>) -> Object {
-    let SocketAddress {
-        protocol,
-        address,
-        resolver_name,
-        ipv4_compat,
-        network_namespace_filepath,
-        port_specifier,
-    } = s;
-    let mut out = Object::new();
-    out.int(need, "protocol", i64::from(*protocol));
-    out.text(need, "address", address);
-    // A oneof member is present whenever it is set, even to zero.
-    match port_specifier {
-        Some(socket_address::PortSpecifier::PortValue(port)) if need.wants("portValue") => {
-            out.insert(key("portValue"), Value::from(u64::from(*port)));
-        }
-        Some(socket_address::PortSpecifier::NamedPort(name)) if need.wants("namedPort") => {
-            out.insert(key("namedPort"), Value::from(name.as_str()));
-        }
-        _ => {}
-    }
-    out.text(need, "resolverName", resolver_name);
-    out.flag(need, "ipv4Compat", *ipv4_compat);
-    out.text(need, "networkNamespaceFilepath", network_namespace_filepath);
-    out
-}
-
-fn request_attrs(r: &Request, view: &RequestView<'_>, need: Need<'_>) -> Object {
-    let Request { time, http } = r;
-    let mut out = Object::new();
-    if let (Some(t), Some(n)) = (time, need.child("time")) {
-        out.object("time", timestamp(t, n));
-    }
-    if let (Some(h), Some(n)) = (http, need.child("http")) {
-        out.object("http", http_attrs(h, view, n));
-    }
-    out
-}
-
-fn timestamp(t: &pbuf::Timestamp, need: Need<'_>) -> Object {
-    let pbuf::Timestamp { seconds, nanos } = t;
-    let mut out = Object::new();
-    out.int(need, "seconds", *seconds);
-    out.int(need, "nanos", i64::from(*nanos));
-    out
-}
-
-fn http_attrs(h: &HttpRequest, view: &RequestView<'_>, need: Need<'_>) -> Object {
-    let HttpRequest {
-        id,
-        method,
-        headers: _,
-        header_map: _,
-        path,
-        host,
-        scheme,
-        query,
-        fragment,
-        size,
-        protocol,
-        body,
-        raw_body,
-    } = h;
-    let mut out = Object::new();
-    out.text(need, "id", id);
-    out.text(need, "method", method);
-    // Both header shapes arrive here as one map (see the module docs).
-    out.string_map(need, "headers", view.headers());
-    out.text(need, "path", path);
-    out.text(need, "host", host);
-    out.text(need, "scheme", scheme);
-    out.text(need, "query", query);
-    out.text(need, "fragment", fragment);
-    out.int(need, "size", *size);
-    out.text(need, "protocol", protocol);
-    out.text(need, "body", body);
-    if !raw_body.is_empty() && need.wants("rawBody") {
-        out.insert(key("rawBody"), Value::from(base64_std(raw_body)));
-    }
-    out
-}
-
-fn base64_std(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Metadata is built whole below each filter name the plan needs.
-fn metadata(m: &Metadata, need: Need<'_>) -> Object {
-    let Metadata {
-        filter_metadata,
-        typed_filter_metadata,
-    } = m;
-    let mut out = Object::new();
-    if let (false, Some(n)) = (filter_metadata.is_empty(), need.child("filterMetadata")) {
-        let mut filters = Object::new();
-        for (name, fields) in filter_metadata {
-            if n.wants(name) {
-                filters.insert(Value::from(name.as_str()), struct_value(fields));
-            }
-        }
-        out.object("filterMetadata", filters);
-    }
-    if let (false, Some(n)) = (
-        typed_filter_metadata.is_empty(),
-        need.child("typedFilterMetadata"),
-    ) {
-        let mut typed = Object::new();
-        for (name, any) in typed_filter_metadata {
-            if !n.wants(name) {
-                continue;
-            }
-            let pbuf::Any { type_url, value } = any;
-            let mut entry = Object::new();
-            entry.text(Need::All, "typeUrl", type_url);
-            if !value.is_empty() {
-                entry.insert(key("value"), Value::from(base64_std(value)));
-            }
-            typed.insert(Value::from(name.as_str()), entry.into_value());
-        }
-        out.object("typedFilterMetadata", typed);
-    }
-    out
-}
-
-/// A `google.protobuf.Struct` as a plain object, as protobuf's own JSON
-/// mapping gives it.
-pub fn struct_value(s: &pbuf::Struct) -> Value {
-    let mut out = Object::new();
-    for (k, v) in &s.fields {
-        out.insert(Value::from(k.as_str()), proto_value(v));
-    }
-    out.into_value()
-}
-
-fn proto_value(v: &pbuf::Value) -> Value {
-    match &v.kind {
-        None | Some(Kind::NullValue(_)) => Value::Null,
-        Some(Kind::NumberValue(n)) => Value::from(*n),
-        Some(Kind::StringValue(s)) => Value::from(s.as_str()),
-        Some(Kind::BoolValue(b)) => Value::Bool(*b),
-        Some(Kind::StructValue(s)) => struct_value(s),
-        Some(Kind::ListValue(list)) => {
-            Value::from(list.values.iter().map(proto_value).collect::<Vec<_>>())
-        }
+        input.done()
     }
 }
 

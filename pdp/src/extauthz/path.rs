@@ -48,6 +48,48 @@ pub fn parse_target(target: &str) -> Result<ParsedTarget, TargetError> {
     })
 }
 
+/// Checks `target` as [`parse_target`] would, without building anything:
+/// `Ok` exactly when `parse_target` succeeds, with the same first error.
+pub fn check_target(target: &str) -> Result<(), TargetError> {
+    let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+    check_escapes(raw_path)?;
+    let mut first_error = None;
+    for pair in raw_query.split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        if pair.contains(';') {
+            first_error.get_or_insert(TargetError::Semicolon);
+            continue;
+        }
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if let Err(err) = check_escapes(key).and_then(|()| check_escapes(value)) {
+            first_error.get_or_insert(err);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Every `%` is followed by two hex digits.
+fn check_escapes(s: &str) -> Result<(), TargetError> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'%') {
+        let at = i + offset;
+        let ok = bytes
+            .get(at + 1..at + 3)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        if !ok {
+            let end = (at + 3).min(bytes.len());
+            return Err(TargetError::BadEscape(
+                String::from_utf8_lossy(&bytes[at..end]).into_owned(),
+            ));
+        }
+        i = at + 3;
+    }
+    Ok(())
+}
+
 /// Parses a query string (or a form-encoded body) the way Go's
 /// `url.ParseQuery` does. Like Go, it keeps parsing after a bad pair and
 /// reports the first error; the caller refuses the request on any error.
@@ -225,6 +267,11 @@ mod tests {
         #[test]
         fn parsing_never_panics(target in ".{0,64}") {
             let _ = parse_target(&target);
+        }
+
+        #[test]
+        fn checking_agrees_with_parsing(target in "[a-z/%?&=;+0-9A-F]{0,40}") {
+            proptest::prop_assert_eq!(check_target(&target), parse_target(&target).map(|_| ()));
         }
 
         #[test]

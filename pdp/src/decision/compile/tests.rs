@@ -180,3 +180,30 @@ proptest! {
         prop_assert_eq!(vm.evaluate(&deny, input.clone()), interp.evaluate(&deny, input));
     }
 }
+
+/// One compiled policy answering a long sequence of inputs, many repeated:
+/// every answer from the memo must equal a fresh evaluation.
+#[test]
+fn remembered_answers_equal_fresh_evaluations() {
+    let system = example("system");
+    let deny = rule("multi_tenant/policy/deny");
+    let remembering =
+        CompiledPolicy::compile(&system, std::slice::from_ref(&deny), &config(true)).unwrap();
+    assert_eq!(remembering.memo_disabled_because(), None);
+    let fresh =
+        CompiledPolicy::compile(&system, std::slice::from_ref(&deny), &config(false)).unwrap();
+    let tenants = ["acme", "globex", "istio-ingress", "initech"];
+    for i in 0..600_usize {
+        let (source, destination) = (tenants[i % 4], tenants[(i / 4) % 3]);
+        let labels = serde_json::json!({"attributes": {
+            "source": {"labels": {"tenant": source}},
+            "destination": {"labels": {"tenant": destination}},
+        }});
+        let value = Value::from_json_str(&labels.to_string()).unwrap();
+        assert_eq!(
+            remembering.evaluate(&deny, value.clone()),
+            fresh.evaluate(&deny, value),
+            "{source} -> {destination}"
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The service against a no-op check server, in one run, on one machine,
+//! through the same gRPC stack: the service's own cost is the difference,
+//! which holds on a noisy machine where absolute numbers do not.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, runtime::Runtime};
+
+use crate::{
+    load::{Clients, LoadResult, closed_loop, open_loop},
+    noop::NoopServer,
+    workload::{Loaded, load, mix},
+};
+
+/// How to run a comparison.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CompareConfig {
+    /// Open-loop rates, requests per second.
+    pub rates: Vec<u32>,
+    /// Measured time per run.
+    pub duration: Duration,
+    /// Unmeasured time before each run.
+    pub warmup: Duration,
+    /// HTTP/2 connections per server.
+    pub connections: usize,
+    /// Workers in the closed-loop run.
+    pub concurrency: usize,
+    /// Threads serving checks (the service and the no-op server alike).
+    pub server_threads: usize,
+    /// Threads sending requests.
+    pub client_threads: usize,
+}
+
+/// One load level, measured on both servers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// `"5000 rps"`, or `"max"` for the closed loop.
+    pub load: String,
+    /// The no-op server.
+    pub noop: LoadResult,
+    /// The service.
+    pub service: LoadResult,
+}
+
+impl Row {
+    /// The service's median cost above the no-op server, in microseconds.
+    pub fn overhead_p50_us(&self) -> f64 {
+        self.service.latency.p50_us - self.noop.latency.p50_us
+    }
+
+    /// The service's p99 cost above the no-op server, in microseconds.
+    pub fn overhead_p99_us(&self) -> f64 {
+        self.service.latency.p99_us - self.noop.latency.p99_us
+    }
+
+    /// The service's throughput as a share of the no-op server's.
+    pub fn throughput_ratio(&self) -> f64 {
+        if self.noop.throughput > 0.0 {
+            self.service.throughput / self.noop.throughput
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Servers {
+    service: SocketAddr,
+    noop: SocketAddr,
+    _loaded: Arc<Loaded>,
+    _noop_server: NoopServer,
+}
+
+fn server_runtime(threads: usize) -> anyhow::Result<Runtime> {
+    let next_slot = Arc::new(AtomicUsize::new(0));
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("bench-server")
+        .on_thread_start(move || {
+            pdp::decision::pin_thread_to_slot(next_slot.fetch_add(1, Ordering::Relaxed));
+        })
+        .enable_all()
+        .build()?)
+}
+
+fn start_servers(runtime: &Runtime, threads: usize) -> anyhow::Result<Servers> {
+    let loaded = Arc::new(load(threads)?);
+    runtime.block_on(async {
+        let grpc = TcpListener::bind("127.0.0.1:0").await?;
+        let http = TcpListener::bind("127.0.0.1:0").await?;
+        let service = grpc.local_addr()?;
+        let serving = loaded.clone();
+        tokio::spawn(async move {
+            let _ = serving
+                .service
+                .clone()
+                .serve(grpc, http, std::future::pending())
+                .await;
+        });
+        let noop_server = NoopServer::start().await?;
+        Ok(Servers {
+            service,
+            noop: noop_server.addr,
+            _loaded: loaded,
+            _noop_server: noop_server,
+        })
+    })
+}
+
+/// Runs every load level against both servers, alternating between them.
+pub fn run(config: &CompareConfig) -> anyhow::Result<Vec<Row>> {
+    let server = server_runtime(config.server_threads)?;
+    let servers = start_servers(&server, config.server_threads)?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.client_threads)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()?;
+    let requests = Arc::new(mix(1_000));
+    let (to_noop, to_service) = client.block_on(async {
+        anyhow::Ok((
+            Clients::connect(servers.noop, config.connections).await?,
+            Clients::connect(servers.service, config.connections).await?,
+        ))
+    })?;
+
+    let mut rows = Vec::new();
+    for &rate in &config.rates {
+        let measure = |clients: &Clients| {
+            open_loop(client.handle(), clients, &requests, rate, config.warmup);
+            open_loop(client.handle(), clients, &requests, rate, config.duration)
+        };
+        let noop = measure(&to_noop);
+        let service = measure(&to_service);
+        rows.push(Row {
+            load: format!("{rate} rps"),
+            noop,
+            service,
+        });
+    }
+
+    let closed = |clients: &Clients| {
+        client.block_on(async {
+            closed_loop(clients, &requests, config.concurrency, config.warmup).await;
+            closed_loop(clients, &requests, config.concurrency, config.duration).await
+        })
+    };
+    let noop = closed(&to_noop);
+    let service = closed(&to_service);
+    rows.push(Row {
+        load: "max".to_owned(),
+        noop,
+        service,
+    });
+    drop(servers);
+    Ok(rows)
+}
+
+/// The rows as a Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| load | no-op p50 | no-op p99 | pdp p50 | pdp p90 | pdp p99 | pdp p99.9 | pdp cost p50 | pdp cost p99 | pdp rps | no-op rps | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in rows {
+        let (n, s) = (&row.noop.latency, &row.service.latency);
+        out.push_str(&format!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {} |\n",
+            row.load,
+            n.p50_us,
+            n.p99_us,
+            s.p50_us,
+            s.p90_us,
+            s.p99_us,
+            s.p999_us,
+            row.overhead_p50_us(),
+            row.overhead_p99_us(),
+            row.service.throughput,
+            row.noop.throughput,
+            row.service.errors + row.noop.errors,
+        ));
+    }
+    out.push_str("\nLatencies in microseconds; cost = pdp minus no-op at the same percentile.\n");
+    out
+}
