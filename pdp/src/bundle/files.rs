@@ -239,6 +239,59 @@ impl BundleFiles {
     }
 }
 
+/// Builds a [`BundleFiles`] from entries offered one at a time, such as the
+/// entries of a Git tree, under the same rules and limits as a directory:
+/// hidden entries other than the bundle's own dot files are skipped, only
+/// files the service reads are kept, and every limit applies.
+pub struct FileCollector<'a> {
+    budget: Budget<'a>,
+    files: Vec<BundleFile>,
+}
+
+impl<'a> FileCollector<'a> {
+    /// An empty collector bound by `limits`.
+    pub fn new(limits: &'a BundleLimits) -> Self {
+        Self {
+            budget: Budget::new(limits),
+            files: Vec::new(),
+        }
+    }
+
+    /// Counts an entry (file or folder) named `name`, and tells whether it
+    /// is looked at any further (hidden entries are not).
+    pub fn admit(&mut self, name: &str) -> Result<bool, BundleError> {
+        if name.starts_with('.') && !is_dot_file_of_bundle(name) {
+            return Ok(false);
+        }
+        self.budget.count_entry()?;
+        Ok(true)
+    }
+
+    /// Whether a file named `name` is read (Rego, data, manifest,
+    /// signatures); other files are skipped unread.
+    pub fn wants(name: &str) -> bool {
+        is_relevant(name)
+    }
+
+    /// Checks a file's size before reading it.
+    pub fn check_size(&self, path: &str, len: u64) -> Result<(), BundleError> {
+        self.budget.check_size(path, len)
+    }
+
+    /// Adds a file read in full.
+    pub fn add(&mut self, path: String, bytes: Vec<u8>) -> Result<(), BundleError> {
+        self.budget.check_size(&path, bytes.len() as u64)?;
+        self.budget.add_bytes(bytes.len() as u64)?;
+        self.files.push(BundleFile { path, bytes });
+        Ok(())
+    }
+
+    /// The files collected.
+    pub fn finish(self) -> BundleFiles {
+        BundleFiles::from_files(self.files)
+    }
+}
+
 /// Whether `path` names a bundle tarball.
 pub fn is_tarball_name(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -14,7 +14,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use regorus::Value;
 
-pub use files::{BundleFile, BundleFiles, BundleLimits, is_tarball_name};
+pub use files::{BundleFile, BundleFiles, BundleLimits, FileCollector, is_tarball_name};
 pub use manifest::{Manifest, RegoVersion};
 
 /// One Rego module of a bundle.
@@ -127,6 +127,20 @@ pub enum BundleError {
         path: String,
         /// The `/`-separated data path where it collides.
         at: String,
+    },
+    /// A bundle the source held before is gone from it.
+    #[error("the bundle is missing from source `{source_name}`")]
+    Missing {
+        /// The source.
+        source_name: String,
+    },
+    /// A Git tree entry that cannot be part of a bundle.
+    #[error("refused Git entry `{path}`: {reason}")]
+    GitEntry {
+        /// The entry's path inside the bundle.
+        path: String,
+        /// Why it was refused.
+        reason: String,
     },
     /// Data lies outside the manifest's roots.
     #[error("manifest roots {roots:?} do not permit data at path `/{at}`")]
