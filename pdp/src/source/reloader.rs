@@ -476,11 +476,10 @@ fn to_change(
     let mut change = Change::default();
 
     match owners.system {
-        Some(owner) if owner != index => {
-            if read.system_present {
-                tracing::warn!(source = %name, "ignoring this source's system bundle: another source provides it");
-            }
+        Some(owner) if owner != index && read.system_present => {
+            tracing::warn!(source = %name, "ignoring this source's system bundle: another source provides it");
         }
+        Some(owner) if owner != index => {}
         _ if read.system_present => {
             owners.system = Some(index);
             change.system = read.system.map(incoming);
