@@ -26,6 +26,11 @@ pub struct BundleLimits {
     pub max_bundle_bytes: u64,
     /// Most entries (files and folders) a bundle may hold.
     pub max_files: usize,
+    /// Read every file, not only those the service uses. Set (never in the
+    /// config file) for sources that verify signatures, whose file list must
+    /// match the bundle exactly.
+    #[serde(skip)]
+    pub keep_all_files: bool,
 }
 
 impl Default for BundleLimits {
@@ -34,6 +39,7 @@ impl Default for BundleLimits {
             max_file_bytes: 16 * 1024 * 1024,
             max_bundle_bytes: 64 * 1024 * 1024,
             max_files: 10_000,
+            keep_all_files: false,
         }
     }
 }
@@ -141,7 +147,7 @@ impl BundleFiles {
                     pending.push(rel);
                     continue;
                 }
-                if !meta.is_file() || !is_relevant(name) {
+                if !meta.is_file() || !(limits.keep_all_files || is_relevant(name)) {
                     continue;
                 }
                 let rel_str = slash_path(&rel);
@@ -216,7 +222,7 @@ impl BundleFiles {
             let name = rel.rsplit('/').next().unwrap_or(&rel);
             let declared = entry.header().size().map_err(BundleError::archive)?;
             budget.check_size(&rel, declared)?;
-            if !is_relevant(name) {
+            if !(limits.keep_all_files || is_relevant(name)) {
                 continue;
             }
             let mut bytes = Vec::new();
@@ -268,9 +274,10 @@ impl<'a> FileCollector<'a> {
     }
 
     /// Whether a file named `name` is read (Rego, data, manifest,
-    /// signatures); other files are skipped unread.
-    pub fn wants(name: &str) -> bool {
-        is_relevant(name)
+    /// signatures, or anything when the limits say to keep all files);
+    /// other files are skipped unread.
+    pub fn wants(&self, name: &str) -> bool {
+        self.budget.limits.keep_all_files || is_relevant(name)
     }
 
     /// Checks a file's size before reading it.

@@ -5,10 +5,13 @@
 //! Rego syntax version, and one data document assembled from every data file
 //! at the path of its folder, as OPA does. It checks what can be checked
 //! without compiling Rego (paths, sizes, UTF-8, data conflicts, manifest
-//! roots for data). Compiling the modules belongs to [`crate::decision`].
+//! roots for data). Compiling the modules belongs to [`crate::decision`];
+//! checking a bundle's signature to [`signing`].
 
+mod canonical;
 mod files;
 mod manifest;
+pub mod signing;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -142,6 +145,9 @@ pub enum BundleError {
         /// Why it was refused.
         reason: String,
     },
+    /// The bundle's signature was refused.
+    #[error("bundle signature: {0}")]
+    Signature(#[from] signing::SignatureError),
     /// Data lies outside the manifest's roots.
     #[error("manifest roots {roots:?} do not permit data at path `/{at}`")]
     DataOutsideRoots {

@@ -438,12 +438,12 @@ fn read_bundle(
             match entry.mode().kind() {
                 EntryKind::Tree => pending.push((id, format!("{path}/"))),
                 EntryKind::Blob | EntryKind::BlobExecutable => {
-                    if FileCollector::wants(name) {
+                    if collector.wants(name) {
                         add_blob(repo, &mut collector, path, id)?;
                     }
                 }
                 EntryKind::Link => {
-                    if FileCollector::wants(name) {
+                    if collector.wants(name) {
                         let target = link_target(repo, &root, &path, id)?;
                         add_blob(repo, &mut collector, path, target)?;
                     }

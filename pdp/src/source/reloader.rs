@@ -33,7 +33,10 @@ use super::{
     watch::{Target, Watch},
 };
 use crate::{
-    bundle::{BundleError, BundleLimits},
+    bundle::{
+        BundleError, BundleFiles, BundleLimits,
+        signing::{Verifier, refuse_signed},
+    },
     config::{Config, GitPin, SourceConfig, WebhookConfig},
     metrics::Metrics,
     registry::{
@@ -112,6 +115,10 @@ enum Reader {
 struct Handle {
     name: Arc<str>,
     config: SourceConfig,
+    /// The limits its bundles are read with (all files when verifying).
+    limits: BundleLimits,
+    /// Verifies signatures; `None` refuses signed bundles.
+    verifier: Option<Verifier>,
     reader: Mutex<Reader>,
     trigger: Trigger,
     status: Mutex<SourceStatus>,
@@ -131,7 +138,6 @@ pub struct Reloader {
     owners: Mutex<Owners>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
-    limits: BundleLimits,
     debounce: Duration,
     fetch_timeout: Duration,
 }
@@ -154,11 +160,11 @@ impl Reloader {
         let mut change = Change::default();
         for (index, handle) in sources.iter().enumerate() {
             let cancel = AtomicBool::new(false);
-            let read = read_source(handle, &config.bundles.limits, &cancel);
+            let read = read_source(handle, &cancel);
             record_read(handle, &read, &metrics);
             match read {
                 Ok(Some(read)) => {
-                    let part = to_change(index, &handle.name, &handle.config, read, &mut owners);
+                    let part = to_change(index, handle, read, &mut owners);
                     if change.system.is_none() {
                         change.system = part.system;
                     }
@@ -178,7 +184,6 @@ impl Reloader {
             owners: Mutex::new(owners),
             registry: Arc::new(registry),
             metrics,
-            limits: config.bundles.limits,
             debounce: Duration::from_millis(config.reload.debounce_ms.max(1)),
             fetch_timeout: Duration::from_secs(config.reload.fetch_timeout_secs.max(1)),
         };
@@ -238,14 +243,14 @@ impl Reloader {
     /// Reads source `index` and activates what changed. Blocks.
     pub fn sync(&self, index: usize, cancel: &AtomicBool) -> Option<SyncOutcome> {
         let handle = self.sources.get(index)?;
-        let read = read_source(handle, &self.limits, cancel);
+        let read = read_source(handle, cancel);
         record_read(handle, &read, &self.metrics);
         let result = match read {
             Ok(None) => Ok(None),
             Ok(Some(read)) => {
                 let change = {
                     let mut owners = lock(&self.owners);
-                    to_change(index, &handle.name, &handle.config, read, &mut owners)
+                    to_change(index, handle, read, &mut owners)
                 };
                 let report = self.registry.activate(change);
                 self.metrics
@@ -384,6 +389,16 @@ fn open(source: &SourceConfig, config: &Config) -> Result<Handle, StartError> {
             )
         }
     };
+    let verifier = match &source.common().signing {
+        Some(signing) => {
+            Some(Verifier::new(signing, &config.keys).map_err(|err| invalid(err.to_string()))?)
+        }
+        None => None,
+    };
+    let limits = BundleLimits {
+        keep_all_files: verifier.is_some(),
+        ..config.bundles.limits
+    };
     Ok(Handle {
         status: Mutex::new(SourceStatus {
             name: name.to_string(),
@@ -391,6 +406,8 @@ fn open(source: &SourceConfig, config: &Config) -> Result<Handle, StartError> {
         }),
         name,
         config: source.clone(),
+        limits,
+        verifier,
         reader: Mutex::new(reader),
         trigger: Trigger::default(),
     })
@@ -411,11 +428,8 @@ fn schedule(config: &SourceConfig) -> (Option<Duration>, Option<Target>) {
 }
 
 /// Reads one source. `Ok(None)`: a Git source whose commit has not moved.
-fn read_source(
-    handle: &Handle,
-    limits: &BundleLimits,
-    cancel: &AtomicBool,
-) -> Result<Option<SourceRead>, String> {
+fn read_source(handle: &Handle, cancel: &AtomicBool) -> Result<Option<SourceRead>, String> {
+    let limits = &handle.limits;
     let mut reader = lock(&handle.reader);
     match &mut *reader {
         Reader::Directory(dir) => dir.read(limits).map(Some).map_err(|e| e.to_string()),
@@ -454,23 +468,24 @@ fn record_read(handle: &Handle, read: &Result<Option<SourceRead>, String>, metri
 
 /// Turns a read of source `index` into a change, claiming the bundles it
 /// holds and releasing those it no longer holds.
-fn to_change(
-    index: usize,
-    name: &Arc<str>,
-    config: &SourceConfig,
-    read: SourceRead,
-    owners: &mut Owners,
-) -> Change {
+fn to_change(index: usize, handle: &Handle, read: SourceRead, owners: &mut Owners) -> Change {
+    let name = &handle.name;
     for (path, reason) in &read.skipped {
         tracing::warn!(source = %name, path, reason, "skipping entry that names no bundle");
     }
     let origin = Origin {
         source: Some(name.clone()),
         commit: read.commit.clone(),
-        test_gate: config.common().test_gate,
+        test_gate: handle.config.common().test_gate,
     };
-    let incoming = |files| Incoming {
-        files,
+    let incoming = |files: Result<BundleFiles, BundleError>| Incoming {
+        files: files.and_then(|files| {
+            match &handle.verifier {
+                Some(verifier) => verifier.verify(&files),
+                None => refuse_signed(&files),
+            }?;
+            Ok(files)
+        }),
         origin: origin.clone(),
     };
     let mut change = Change::default();
