@@ -685,3 +685,68 @@ async fn a_burst_of_writes_gives_one_activation() {
     );
     service.stop().await;
 }
+
+#[tokio::test]
+async fn a_remote_repository_is_fetched_into_the_cache_and_force_pushes_converge() {
+    // The remote: a bare repository served over HTTP by `git http-backend`.
+    let (work, first) = policy_repo();
+    let served = tempfile::tempdir().unwrap();
+    let bare = served.path().join("policies.git");
+    work.git(&["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()])
+        .unwrap();
+    let push = |work: &GitRepo| {
+        work.git(&["push", "--quiet", "--force", bare.to_str().unwrap(), "main"])
+            .unwrap();
+    };
+    let server = pdp_e2e::git_http::GitHttpServer::start(served.path().to_path_buf())
+        .await
+        .unwrap();
+
+    let cache = tempfile::tempdir().unwrap();
+    let mut source = git_source(&format!("http://{}/policies.git", server.addr));
+    source.poll_interval_secs = 0;
+    let service = RunningService::start(config_with(SourceConfig::Git(source), cache.path()))
+        .await
+        .unwrap();
+    assert_eq!(
+        revision(&status(&service).await, "acme").as_deref(),
+        Some(first.as_str())
+    );
+    // The fetched repository is the only thing written, under the cache.
+    let cached: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(cached, ["policies.git"]);
+
+    write_tenant(&work, "acme", "PATCH");
+    let second = work.commit("acme: PATCH").unwrap();
+    push(&work);
+    reload_and_wait(&service).await;
+    assert_eq!(
+        revision(&status(&service).await, "acme").as_deref(),
+        Some(second.as_str())
+    );
+
+    // A force push replaces `second` with a commit that does not descend
+    // from it; the forced refspec follows it.
+    work.reset_hard(&first).unwrap();
+    write_tenant(&work, "acme", "OPTIONS");
+    let rewritten = work.commit("acme: OPTIONS, rewritten").unwrap();
+    push(&work);
+    reload_and_wait(&service).await;
+    let state = status(&service).await;
+    assert_eq!(
+        revision(&state, "acme").as_deref(),
+        Some(rewritten.as_str())
+    );
+    assert!(state["sources"][0]["last_error"].is_null(), "{state}");
+    assert!(
+        state["sources"][0]["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://")
+    );
+    assert!(allowed(&check(&service, "acme", "OPTIONS").await));
+    service.stop().await;
+}

@@ -5,6 +5,7 @@
 pub mod bundles;
 pub mod envoy;
 pub mod git;
+pub mod git_http;
 pub mod http;
 pub mod requests;
 pub mod service;

@@ -523,3 +523,6 @@ fn link_target(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;
