@@ -12,7 +12,9 @@
 pub mod directory;
 pub mod git;
 pub mod layout;
+mod ownership;
 pub mod reloader;
+mod status;
 pub mod trigger;
 pub mod watch;
 
@@ -23,7 +25,8 @@ use crate::{
     tenant::TenantName,
 };
 
-pub use reloader::{Reloader, SourceStatus, StartError, SyncOutcome};
+pub use reloader::{Reloader, StartError, SyncOutcome};
+pub use status::SourceStatus;
 
 /// What one read of a source found.
 #[derive(Debug, Default)]

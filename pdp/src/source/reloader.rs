@@ -7,14 +7,10 @@
 //! independently; activations are serialised by the registry, so each
 //! builds on the one before.
 //!
-//! A tenant belongs to the first source (in configuration order) that holds
-//! it. A later source holding the same tenant is ignored for it, with a
-//! warning, so that two sources never fight over one tenant. A tenant that
-//! leaves its source is removed. The system bundle cannot be removed: a
-//! source that loses it keeps the last good one and reports the failure.
+//! Which source owns which tenant is decided in [`super::ownership`]; what
+//! each source reports, in [`super::status`].
 
 use std::{
-    collections::BTreeMap,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -22,13 +18,14 @@ use std::{
     time::Duration,
 };
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use super::{
     SourceRead,
     directory::{BundleFileSource, DirectorySource},
     git::GitSource,
+    ownership::{Owners, to_change},
+    status::{SourceStatus, record_read, without_credentials},
     trigger::Trigger,
     watch::{Target, Watch},
 };
@@ -41,9 +38,7 @@ use crate::{
     metrics::Metrics,
     registry::{
         ActivationReport, Change, Incoming, Origin, Registry, RegistryConfig, StartupError,
-        TenantChange,
     },
-    tenant::TenantName,
 };
 
 /// Why the sources could not start.
@@ -60,36 +55,6 @@ pub enum StartError {
     /// The first snapshot could not be built.
     #[error(transparent)]
     Registry(#[from] StartupError),
-}
-
-/// What a source reports in `/v1/status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SourceStatus {
-    /// The source's name.
-    pub name: String,
-    /// `directory`, `bundle` or `git`.
-    pub kind: &'static str,
-    /// Path or URL (without credentials).
-    pub location: String,
-    /// What a Git source follows.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// The Git commit last read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    /// When the source was last read, successfully or not (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_sync: Option<String>,
-    /// When it was last read without error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_successful_sync: Option<String>,
-    /// The error of the last read, if it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// Reads so far.
-    pub syncs: u64,
-    /// Reads that failed.
-    pub errors: u64,
 }
 
 /// What one sync did.
@@ -124,13 +89,6 @@ struct Handle {
     status: Mutex<SourceStatus>,
 }
 
-/// Which source owns which bundle.
-#[derive(Debug, Default)]
-struct Owners {
-    system: Option<usize>,
-    tenants: BTreeMap<TenantName, usize>,
-}
-
 /// Every source, and the registry they feed.
 #[derive(Debug)]
 pub struct Reloader {
@@ -161,10 +119,10 @@ impl Reloader {
         for (index, handle) in sources.iter().enumerate() {
             let cancel = AtomicBool::new(false);
             let read = read_source(handle, &cancel);
-            record_read(handle, &read, &metrics);
+            record_read(&handle.name, &handle.status, &read, &metrics);
             match read {
                 Ok(Some(read)) => {
-                    let part = to_change(index, handle, read, &mut owners);
+                    let part = claim(index, handle, read, &mut owners);
                     if change.system.is_none() {
                         change.system = part.system;
                     }
@@ -244,13 +202,13 @@ impl Reloader {
     pub fn sync(&self, index: usize, cancel: &AtomicBool) -> Option<SyncOutcome> {
         let handle = self.sources.get(index)?;
         let read = read_source(handle, cancel);
-        record_read(handle, &read, &self.metrics);
+        record_read(&handle.name, &handle.status, &read, &self.metrics);
         let result = match read {
             Ok(None) => Ok(None),
             Ok(Some(read)) => {
                 let change = {
                     let mut owners = lock(&self.owners);
-                    to_change(index, handle, read, &mut owners)
+                    claim(index, handle, read, &mut owners)
                 };
                 let report = self.registry.activate(change);
                 self.metrics
@@ -438,43 +396,11 @@ fn read_source(handle: &Handle, cancel: &AtomicBool) -> Result<Option<SourceRead
     }
 }
 
-/// Updates a source's status and metrics after a read.
-fn record_read(handle: &Handle, read: &Result<Option<SourceRead>, String>, metrics: &Metrics) {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut status = lock(&handle.status);
-    status.syncs += 1;
-    status.last_sync = Some(now.clone());
-    let outcome = match read {
-        Ok(read) => {
-            status.last_successful_sync = Some(now);
-            status.last_error = None;
-            if let Some(commit) = read.as_ref().and_then(|r| r.commit.clone()) {
-                status.commit = Some(commit);
-            }
-            if read.is_some() {
-                "changed"
-            } else {
-                "unchanged"
-            }
-        }
-        Err(err) => {
-            status.errors += 1;
-            status.last_error = Some(err.clone());
-            "error"
-        }
-    };
-    metrics.record_sync(&handle.name, outcome);
-}
-
-/// Turns a read of source `index` into a change, claiming the bundles it
-/// holds and releasing those it no longer holds.
-fn to_change(index: usize, handle: &Handle, read: SourceRead, owners: &mut Owners) -> Change {
-    let name = &handle.name;
-    for (path, reason) in &read.skipped {
-        tracing::warn!(source = %name, path, reason, "skipping entry that names no bundle");
-    }
+/// Claims what source `index` read (see [`to_change`]), checking each
+/// bundle's signature on the way and marking where it came from.
+fn claim(index: usize, handle: &Handle, read: SourceRead, owners: &mut Owners) -> Change {
     let origin = Origin {
-        source: Some(name.clone()),
+        source: Some(handle.name.clone()),
         commit: read.commit.clone(),
         test_gate: handle.config.common().test_gate,
     };
@@ -488,55 +414,7 @@ fn to_change(index: usize, handle: &Handle, read: SourceRead, owners: &mut Owner
         }),
         origin: origin.clone(),
     };
-    let mut change = Change::default();
-
-    match owners.system {
-        Some(owner) if owner != index && read.system_present => {
-            tracing::warn!(source = %name, "ignoring this source's system bundle: another source provides it");
-        }
-        Some(owner) if owner != index => {}
-        _ if read.system_present => {
-            owners.system = Some(index);
-            change.system = read.system.map(incoming);
-        }
-        Some(_) => {
-            // This source held the system bundle and lost it.
-            let missing = BundleError::Missing {
-                source_name: name.to_string(),
-            };
-            change.system = Some(incoming(Err(missing)));
-        }
-        None => {}
-    }
-
-    let mut updates = read.updates;
-    for tenant in &read.present {
-        match owners.tenants.get(tenant) {
-            Some(owner) if *owner != index => {
-                tracing::warn!(source = %name, tenant = %tenant, "ignoring tenant: another source provides it");
-                updates.remove(tenant);
-            }
-            _ => {
-                owners.tenants.insert(tenant.clone(), index);
-            }
-        }
-    }
-    for (tenant, files) in updates {
-        change
-            .tenants
-            .insert(tenant, TenantChange::Update(incoming(files)));
-    }
-    let gone: Vec<TenantName> = owners
-        .tenants
-        .iter()
-        .filter(|(tenant, owner)| **owner == index && !read.present.contains(*tenant))
-        .map(|(tenant, _)| tenant.clone())
-        .collect();
-    for tenant in gone {
-        owners.tenants.remove(&tenant);
-        change.tenants.insert(tenant, TenantChange::Remove);
-    }
-    change
+    to_change(index, &handle.name, read, owners, incoming)
 }
 
 /// One line per sync that changed something.
@@ -555,36 +433,6 @@ fn log_sync(source: &str, report: &ActivationReport) {
     );
 }
 
-/// A URL with any `user:password@` replaced, for status and logs.
-fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_leave_the_url() {
-        assert_eq!(
-            without_credentials("https://bot:s3cret@git.example/org/policies.git"),
-            "https://***@git.example/org/policies.git"
-        );
-        assert_eq!(
-            without_credentials("https://git.example/a@b"),
-            "https://git.example/a@b"
-        );
-        assert_eq!(without_credentials("/srv/policies"), "/srv/policies");
-    }
 }

@@ -1,3 +1,6 @@
+//! Signature verification against fixtures from an independent signer
+//! (`generate.py`) and file digests from OPA's own tests.
+
 use std::collections::BTreeMap;
 
 use super::*;

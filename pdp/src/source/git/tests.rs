@@ -4,6 +4,7 @@
 use std::{path::Path, process::Command};
 
 use super::*;
+use crate::bundle::{BundleError, BundleFiles};
 
 struct Repo {
     dir: tempfile::TempDir,
