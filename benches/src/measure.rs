@@ -249,7 +249,7 @@ fn activation(service: &Service, dir: &BundleDir) -> anyhow::Result<(f64, usize)
         let files = BundleFiles::read(&dir.path().join("tenants/t0000"), &Default::default());
         let change = Change {
             system: None,
-            tenants: BTreeMap::from([(tenant.clone(), TenantChange::Update(files))]),
+            tenants: BTreeMap::from([(tenant.clone(), TenantChange::Update(files.into()))]),
         };
         let started = Instant::now();
         let report = service.registry().activate(change);

@@ -16,8 +16,10 @@
 //! - [`decision`]: compiling bundles and evaluating Rego (regorus).
 //! - [`bundle`]: reading OPA bundles from directories and tarballs.
 //! - [`jose`]: compact JWS tokens and their keys (RS, PS, ES, HS).
-//! - [`source`]: where bundles come from (the folder layout).
-//! - [`api`]: the HTTP listener (health, status).
+//! - [`source`]: where bundles come from (folders, bundle files, Git) and
+//!   the reloader that turns their changes into activations.
+//! - [`api`]: the HTTP listener (health, status, metrics, reload triggers).
+//! - [`metrics`]: the Prometheus metrics.
 //! - [`config`] and [`server`]: settings and wiring.
 
 pub mod api;
@@ -26,6 +28,7 @@ pub mod config;
 pub mod decision;
 pub mod extauthz;
 pub mod jose;
+pub mod metrics;
 pub mod registry;
 pub mod server;
 pub mod source;

@@ -1,5 +1,7 @@
-//! Wiring: loading the bundles, serving gRPC and HTTP on listeners the
-//! caller bound, reloading on SIGHUP, and stopping on a shutdown signal.
+//! Wiring: loading the bundles from every source, serving gRPC and HTTP on
+//! listeners the caller bound, running the sources' reload tasks (and
+//! SIGHUP, which asks every source to sync), and stopping on a shutdown
+//! signal.
 //!
 //! Listeners are passed in already bound, so tests bind port 0 and read the
 //! port back before the service starts.
@@ -11,11 +13,12 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::server::TcpIncoming;
 
 use crate::{
-    api,
+    api::{self, ApiState},
     config::Config,
     extauthz::{CheckOptions, CheckService, InputOptions, reflection},
-    registry::{ActivationReport, Registry, RegistryConfig, StartupError},
-    source::layout::{self, LayoutError},
+    metrics::Metrics,
+    registry::{ActivationReport, Registry, RegistryConfig},
+    source::{self, Reloader},
     tenant::{Resolver, TenancyConfigError},
 };
 
@@ -25,12 +28,12 @@ pub enum StartError {
     /// The tenancy settings are inconsistent.
     #[error("invalid [tenancy] settings: {0}")]
     Tenancy(#[from] TenancyConfigError),
-    /// The bundle folder cannot be listed.
+    /// The sources could not be read, or the first snapshot not built.
     #[error(transparent)]
-    Layout(#[from] LayoutError),
-    /// The first snapshot could not be built.
-    #[error(transparent)]
-    Registry(#[from] StartupError),
+    Sources(#[from] source::StartError),
+    /// `reload.admin_token_sha256` is not a SHA-256 in hex.
+    #[error("`reload.admin_token_sha256` must be 64 hexadecimal digits")]
+    AdminToken,
 }
 
 /// Why serving stopped with an error.
@@ -50,27 +53,35 @@ pub enum ServeError {
 /// The loaded service, ready to serve.
 #[derive(Debug)]
 pub struct Service {
-    registry: Arc<Registry>,
+    reloader: Arc<Reloader>,
     check: CheckService,
     config: Config,
+    admin_token_sha256: Option<[u8; 32]>,
 }
 
 impl Service {
-    /// Reads and compiles every bundle under `config.bundles.root`.
+    /// Reads and compiles every bundle of every configured source (or of
+    /// `config.bundles.root` when none is configured).
     pub fn load(config: Config) -> Result<(Self, ActivationReport), StartError> {
         let resolver = Arc::new(Resolver::new(&config.tenancy)?);
-        let change = layout::full_change(
-            &config.bundles.root,
-            &config.bundles.limits,
-            std::iter::empty(),
-        )?;
+        let admin_token_sha256 = match &config.reload.admin_token_sha256 {
+            Some(hex_hash) => Some(
+                hex::decode(hex_hash)
+                    .ok()
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .ok_or(StartError::AdminToken)?,
+            ),
+            None => None,
+        };
         let registry_config = RegistryConfig {
             deny_path: config.decision.system_deny_path.clone(),
             default_decision: config.decision.default_path.clone(),
             engine: config.engine.clone(),
         };
-        let (registry, report) = Registry::start(registry_config, change)?;
-        let registry = Arc::new(registry);
+        let metrics = Arc::new(Metrics::new());
+        let (reloader, report) = Reloader::start(&config, registry_config, metrics)?;
+        let reloader = Arc::new(reloader);
+        let registry = reloader.registry().clone();
         let options = CheckOptions {
             on_error: config.decision.on_error,
             input: InputOptions {
@@ -80,9 +91,10 @@ impl Service {
         let check = CheckService::new(registry.clone(), resolver, options);
         Ok((
             Self {
-                registry,
+                reloader,
                 check,
                 config,
+                admin_token_sha256,
             },
             report,
         ))
@@ -90,23 +102,17 @@ impl Service {
 
     /// The registry, shared with the listeners.
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        self.reloader.registry()
+    }
+
+    /// The sources and their reload triggers.
+    pub fn reloader(&self) -> &Arc<Reloader> {
+        &self.reloader
     }
 
     /// The check service, for calling in-process.
     pub fn check(&self) -> &CheckService {
         &self.check
-    }
-
-    /// Reads the bundle folder again and activates what changed.
-    pub fn reload(&self) -> Result<ActivationReport, LayoutError> {
-        let snapshot = self.registry.snapshot();
-        let change = layout::full_change(
-            &self.config.bundles.root,
-            &self.config.bundles.limits,
-            snapshot.tenants().keys(),
-        )?;
-        Ok(self.registry.activate(change))
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
@@ -121,7 +127,8 @@ impl Service {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        tokio::spawn(reload_on_hangup(self.clone(), stop_rx.clone()));
+        self.reloader.spawn(stop_rx.clone());
+        tokio::spawn(reload_on_hangup(self.reloader.clone(), stop_rx.clone()));
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health
@@ -136,8 +143,14 @@ impl Service {
             .add_service(authz)
             .serve_with_incoming_shutdown(incoming(grpc), stopped(stop_rx.clone()));
 
-        let http_server = axum::serve(http, api::router(self.registry.clone()))
-            .with_graceful_shutdown(stopped(stop_rx));
+        let state = ApiState {
+            registry: self.registry().clone(),
+            reloader: Some(self.reloader.clone()),
+            metrics: self.reloader.metrics().clone(),
+            admin_token_sha256: self.admin_token_sha256,
+        };
+        let http_server =
+            axum::serve(http, api::router(state)).with_graceful_shutdown(stopped(stop_rx));
 
         let (grpc_result, http_result) = tokio::join!(grpc_server, http_server);
         grpc_result?;
@@ -160,9 +173,8 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// SIGHUP re-reads the bundle folder. Compiling happens on a blocking
-/// thread, away from the threads serving checks.
-async fn reload_on_hangup(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+/// SIGHUP asks every source to sync, as the manual reload endpoint does.
+async fn reload_on_hangup(reloader: Arc<Reloader>, mut stop: watch::Receiver<bool>) {
     let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         tracing::warn!("cannot listen for SIGHUP; reload on signal is off");
@@ -177,13 +189,8 @@ async fn reload_on_hangup(service: Arc<Service>, mut stop: watch::Receiver<bool>
                 }
             }
         }
-        tracing::info!("SIGHUP received; reloading bundles");
-        let svc = service.clone();
-        match tokio::task::spawn_blocking(move || svc.reload()).await {
-            Ok(Ok(report)) => log_report(&report),
-            Ok(Err(err)) => tracing::warn!(error = %err, "reload failed; nothing changed"),
-            Err(err) => tracing::error!(error = %err, "reload task failed; nothing changed"),
-        }
+        tracing::info!("SIGHUP received; syncing every source");
+        reloader.trigger(None);
     }
 }
 

@@ -26,6 +26,11 @@ pub struct BundleLimits {
     pub max_bundle_bytes: u64,
     /// Most entries (files and folders) a bundle may hold.
     pub max_files: usize,
+    /// Read every file, not only those the service uses. Set (never in the
+    /// config file) for sources that verify signatures, whose file list must
+    /// match the bundle exactly.
+    #[serde(skip)]
+    pub keep_all_files: bool,
 }
 
 impl Default for BundleLimits {
@@ -34,6 +39,7 @@ impl Default for BundleLimits {
             max_file_bytes: 16 * 1024 * 1024,
             max_bundle_bytes: 64 * 1024 * 1024,
             max_files: 10_000,
+            keep_all_files: false,
         }
     }
 }
@@ -141,7 +147,7 @@ impl BundleFiles {
                     pending.push(rel);
                     continue;
                 }
-                if !meta.is_file() || !is_relevant(name) {
+                if !meta.is_file() || !(limits.keep_all_files || is_relevant(name)) {
                     continue;
                 }
                 let rel_str = slash_path(&rel);
@@ -216,7 +222,7 @@ impl BundleFiles {
             let name = rel.rsplit('/').next().unwrap_or(&rel);
             let declared = entry.header().size().map_err(BundleError::archive)?;
             budget.check_size(&rel, declared)?;
-            if !is_relevant(name) {
+            if !(limits.keep_all_files || is_relevant(name)) {
                 continue;
             }
             let mut bytes = Vec::new();
@@ -236,6 +242,60 @@ impl BundleFiles {
         }
 
         Ok(Self::from_files(files))
+    }
+}
+
+/// Builds a [`BundleFiles`] from entries offered one at a time, such as the
+/// entries of a Git tree, under the same rules and limits as a directory:
+/// hidden entries other than the bundle's own dot files are skipped, only
+/// files the service reads are kept, and every limit applies.
+pub struct FileCollector<'a> {
+    budget: Budget<'a>,
+    files: Vec<BundleFile>,
+}
+
+impl<'a> FileCollector<'a> {
+    /// An empty collector bound by `limits`.
+    pub fn new(limits: &'a BundleLimits) -> Self {
+        Self {
+            budget: Budget::new(limits),
+            files: Vec::new(),
+        }
+    }
+
+    /// Counts an entry (file or folder) named `name`, and tells whether it
+    /// is looked at any further (hidden entries are not).
+    pub fn admit(&mut self, name: &str) -> Result<bool, BundleError> {
+        if name.starts_with('.') && !is_dot_file_of_bundle(name) {
+            return Ok(false);
+        }
+        self.budget.count_entry()?;
+        Ok(true)
+    }
+
+    /// Whether a file named `name` is read (Rego, data, manifest,
+    /// signatures, or anything when the limits say to keep all files);
+    /// other files are skipped unread.
+    pub fn wants(&self, name: &str) -> bool {
+        self.budget.limits.keep_all_files || is_relevant(name)
+    }
+
+    /// Checks a file's size before reading it.
+    pub fn check_size(&self, path: &str, len: u64) -> Result<(), BundleError> {
+        self.budget.check_size(path, len)
+    }
+
+    /// Adds a file read in full.
+    pub fn add(&mut self, path: String, bytes: Vec<u8>) -> Result<(), BundleError> {
+        self.budget.check_size(&path, bytes.len() as u64)?;
+        self.budget.add_bytes(bytes.len() as u64)?;
+        self.files.push(BundleFile { path, bytes });
+        Ok(())
+    }
+
+    /// The files collected.
+    pub fn finish(self) -> BundleFiles {
+        BundleFiles::from_files(self.files)
     }
 }
 

@@ -5,16 +5,19 @@
 //! Rego syntax version, and one data document assembled from every data file
 //! at the path of its folder, as OPA does. It checks what can be checked
 //! without compiling Rego (paths, sizes, UTF-8, data conflicts, manifest
-//! roots for data). Compiling the modules belongs to [`crate::decision`].
+//! roots for data). Compiling the modules belongs to [`crate::decision`];
+//! checking a bundle's signature to [`signing`].
 
+mod canonical;
 mod files;
 mod manifest;
+pub mod signing;
 
 use std::{path::PathBuf, sync::Arc};
 
 use regorus::Value;
 
-pub use files::{BundleFile, BundleFiles, BundleLimits, is_tarball_name};
+pub use files::{BundleFile, BundleFiles, BundleLimits, FileCollector, is_tarball_name};
 pub use manifest::{Manifest, RegoVersion};
 
 /// One Rego module of a bundle.
@@ -128,6 +131,23 @@ pub enum BundleError {
         /// The `/`-separated data path where it collides.
         at: String,
     },
+    /// A bundle the source held before is gone from it.
+    #[error("the bundle is missing from source `{source_name}`")]
+    Missing {
+        /// The source.
+        source_name: String,
+    },
+    /// A Git tree entry that cannot be part of a bundle.
+    #[error("refused Git entry `{path}`: {reason}")]
+    GitEntry {
+        /// The entry's path inside the bundle.
+        path: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The bundle's signature was refused.
+    #[error("bundle signature: {0}")]
+    Signature(#[from] signing::SignatureError),
     /// Data lies outside the manifest's roots.
     #[error("manifest roots {roots:?} do not permit data at path `/{at}`")]
     DataOutsideRoots {

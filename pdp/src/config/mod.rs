@@ -2,7 +2,10 @@
 //! in increasing order of precedence.
 //!
 //! Every table rejects unknown keys, so a misspelt setting is an error at
-//! start-up rather than a silently ignored line.
+//! start-up rather than a silently ignored line. Where bundles come from
+//! (`[[sources]]`, `[reload]`, `[keys]`) is in [`sources`].
+
+mod sources;
 
 use std::{
     net::SocketAddr,
@@ -10,6 +13,11 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
+
+pub use sources::{
+    BundleSourceConfig, CommonSourceConfig, DirectorySourceConfig, GitPin, GitSourceConfig,
+    ReloadConfig, SigningConfig, SigningKeyConfig, SourceConfig, WebhookConfig,
+};
 
 use crate::{
     bundle::BundleLimits,
@@ -25,8 +33,14 @@ use crate::{
 pub struct Config {
     /// Listeners.
     pub server: ServerConfig,
-    /// Where bundles are read from.
+    /// The bundle folder and the limits every bundle is read with.
     pub bundles: BundlesConfig,
+    /// Where bundles come from. Empty: `bundles.root` alone, watched.
+    pub sources: Vec<SourceConfig>,
+    /// Reload triggers and the Git cache.
+    pub reload: ReloadConfig,
+    /// Keys that verify bundle signatures, by name.
+    pub keys: std::collections::BTreeMap<String, SigningKeyConfig>,
     /// Decision paths and error handling.
     pub decision: DecisionConfig,
     /// Tenant resolution.
@@ -63,7 +77,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BundlesConfig {
-    /// Folder holding `system/` and `tenants/<tenant>/`.
+    /// Folder holding `system/` and `tenants/<tenant>/`. Read (and watched)
+    /// only when no `[[sources]]` are configured.
     pub root: PathBuf,
     /// Size and count limits for each bundle.
     pub limits: BundleLimits,
@@ -139,6 +154,66 @@ impl Default for LogConfig {
     }
 }
 
+/// A secret in the config: written inline, or read from a file
+/// (`{ file = "/run/secrets/x" }`), as Kubernetes mounts secrets. Its value
+/// never appears in `Debug` output or serialised config.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Secret {
+    /// The secret itself.
+    Inline(String),
+    /// A file holding the secret; one trailing newline is dropped.
+    File {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+impl Secret {
+    /// The secret's bytes.
+    pub fn read(&self) -> Result<Vec<u8>, ConfigError> {
+        match self {
+            Self::Inline(text) => Ok(text.as_bytes().to_vec()),
+            Self::File { file } => {
+                let mut bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
+                    path: file.clone(),
+                    source,
+                })?;
+                if bytes.last() == Some(&b'\n') {
+                    bytes.pop();
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
+    fn resolve_relative(&mut self, dir: &Path) {
+        if let Self::File { file } = self
+            && file.is_relative()
+        {
+            *file = dir.join(&*file);
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Secret(<redacted>)"),
+            Self::File { file } => write!(f, "Secret(file {})", file.display()),
+        }
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Inline(_) => serializer.serialize_str("<redacted>"),
+            Self::File { file } => file.serialize(serializer),
+        }
+    }
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -172,17 +247,77 @@ impl Config {
             path: path.to_path_buf(),
             message,
         })?;
-        if config.bundles.root.is_relative()
-            && let Some(dir) = path.parent()
-        {
-            config.bundles.root = dir.join(&config.bundles.root);
+        if let Some(dir) = path.parent() {
+            config.resolve_relative(dir);
         }
         Ok(config)
     }
 
-    /// Parses TOML text.
+    /// Parses TOML text and checks what spans tables.
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|err| err.to_string())
+        let config: Self = toml::from_str(text).map_err(|err| err.to_string())?;
+        sources::check_sources(&config.sources, &config.keys, &config.reload)?;
+        Ok(config)
+    }
+
+    /// Makes every relative path in the config relative to `dir`.
+    fn resolve_relative(&mut self, dir: &Path) {
+        let fix = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        };
+        fix(&mut self.bundles.root);
+        fix(&mut self.reload.cache_dir);
+        for source in &mut self.sources {
+            match source {
+                SourceConfig::Directory(s) => fix(&mut s.path),
+                SourceConfig::Bundle(s) => fix(&mut s.path),
+                SourceConfig::Git(s) => {
+                    let is_path = !s.url.contains("://") && !is_scp_like(&s.url);
+                    if is_path && Path::new(&s.url).is_relative() {
+                        s.url = dir.join(&s.url).display().to_string();
+                    }
+                    if let Some(webhook) = &mut s.webhook {
+                        for secret in [&mut webhook.github_secret, &mut webhook.gitlab_token]
+                            .into_iter()
+                            .flatten()
+                        {
+                            secret.resolve_relative(dir);
+                        }
+                    }
+                }
+            }
+        }
+        for key in self.keys.values_mut() {
+            key.key.resolve_relative(dir);
+        }
+    }
+
+    /// The sources to read: `[[sources]]`, or else `bundles.root` as one
+    /// watched directory named `bundles`.
+    pub fn effective_sources(&self) -> Vec<SourceConfig> {
+        if !self.sources.is_empty() {
+            return self.sources.clone();
+        }
+        vec![SourceConfig::Directory(DirectorySourceConfig {
+            name: "bundles".to_owned(),
+            path: self.bundles.root.clone(),
+            watch: true,
+            poll_interval_secs: 0,
+            test_gate: false,
+            signing: None,
+        })]
+    }
+}
+
+/// `user@host:path`, Git's short form of an SSH URL.
+pub fn is_scp_like(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), slash) => {
+            colon > 1 && slash.is_none_or(|s| colon < s) && url[..colon].contains('@')
+        }
+        (None, _) => false,
     }
 }
 
@@ -252,5 +387,133 @@ mod tests {
         assert!(err.contains("numeric segment"), "{err}");
         let err = Config::from_toml("[tenancy]\nnamespaces = { a = \"Bad\" }\n").unwrap_err();
         assert!(err.contains("tenant name"), "{err}");
+    }
+
+    #[test]
+    fn sources_of_every_kind_parse() {
+        let config = Config::from_toml(
+            r#"
+            [reload]
+            debounce_ms = 50
+            cache_dir = "/var/cache/pdp"
+            admin_token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+            [[sources]]
+            kind = "directory"
+            name = "local"
+            path = "/srv/bundles"
+
+            [[sources]]
+            kind = "bundle"
+            name = "acme-file"
+            path = "/srv/acme.tar.gz"
+            tenant = "acme"
+            watch = false
+            poll_interval_secs = 10
+
+            [[sources]]
+            kind = "git"
+            name = "policies"
+            url = "https://git.example/org/policies.git"
+            tag = "v1.2.0"
+            subdir = "bundles"
+            test_gate = true
+            [sources.webhook]
+            github_secret = { file = "/run/secrets/github" }
+            gitlab_token = "inline-token"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.sources.len(), 3);
+        let SourceConfig::Git(git) = &config.sources[2] else {
+            panic!("expected a git source");
+        };
+        assert_eq!(git.pin(), Ok(GitPin::Tag("v1.2.0".to_owned())));
+        assert_eq!(git.poll_interval_secs, 30, "git sources poll by default");
+        assert!(git.test_gate);
+        let SourceConfig::Directory(dir) = &config.sources[0] else {
+            panic!("expected a directory source");
+        };
+        assert!(dir.watch, "folders are watched by default");
+        assert_eq!(config.effective_sources().len(), 3);
+    }
+
+    #[test]
+    fn without_sources_the_bundle_root_is_the_one_source() {
+        let config = Config::from_toml("[bundles]\nroot = \"/srv/b\"\n").unwrap();
+        let sources = config.effective_sources();
+        let [SourceConfig::Directory(dir)] = sources.as_slice() else {
+            panic!("expected one directory source: {sources:?}");
+        };
+        assert_eq!(dir.path, PathBuf::from("/srv/b"));
+        assert!(dir.watch);
+    }
+
+    #[test]
+    fn bad_sources_are_errors() {
+        let cases = [
+            (
+                "[[sources]]\nkind = \"git\"\nname = \"g\"\nurl = \"/r\"\nbranch = \"main\"\ntag = \"v1\"\n",
+                "at most one",
+            ),
+            (
+                "[[sources]]\nkind = \"git\"\nname = \"g\"\nurl = \"/r\"\ncommit = \"abc\"\n",
+                "40-digit",
+            ),
+            (
+                "[[sources]]\nkind = \"directory\"\nname = \"d\"\npath = \"/x\"\nbranch = \"main\"\n",
+                "branch",
+            ),
+            ("[[sources]]\nkind = \"ftp\"\nname = \"d\"\n", "ftp"),
+            (
+                "[[sources]]\nkind = \"directory\"\nname = \"Bad Name\"\npath = \"/x\"\n",
+                "source name",
+            ),
+            (
+                "[[sources]]\nkind = \"directory\"\nname = \"d\"\npath = \"/x\"\n[[sources]]\nkind = \"directory\"\nname = \"d\"\npath = \"/y\"\n",
+                "two sources",
+            ),
+            (
+                "[[sources]]\nkind = \"git\"\nname = \"g\"\nurl = \"/r\"\nsubdir = \"../up\"\n",
+                "`..`",
+            ),
+            (
+                "[reload]\nadmin_token_sha256 = \"secret\"\n",
+                "64 hexadecimal",
+            ),
+            (
+                "[[sources]]\nkind = \"bundle\"\nname = \"b\"\npath = \"/a.tar.gz\"\ntenant = \"a\"\n[sources.signing]\nkeyid = \"nope\"\n",
+                "no key `nope`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Config::from_toml(text).unwrap_err();
+            assert!(err.contains(expected), "{text}\n=> {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let secret = Secret::Inline("hunter2".to_owned());
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        let json = serde_json::to_string(&secret).unwrap();
+        assert!(!json.contains("hunter2"));
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pdp.toml");
+        std::fs::write(
+            &file,
+            "[reload]\ncache_dir = \"cache\"\n[[sources]]\nkind = \"git\"\nname = \"g\"\nurl = \"repo\"\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&file).unwrap();
+        assert_eq!(config.reload.cache_dir, dir.path().join("cache"));
+        let SourceConfig::Git(git) = &config.sources[0] else {
+            panic!("expected a git source");
+        };
+        assert_eq!(git.url, dir.path().join("repo").display().to_string());
     }
 }

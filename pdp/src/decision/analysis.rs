@@ -114,6 +114,39 @@ pub(crate) fn analyse(modules: &[Ref<Module>], extensions: &HashSet<String>) -> 
     analysis
 }
 
+/// Where a rule is defined, for tools that look for rules by name (the test
+/// gate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleSite {
+    /// Full path under `data`, starting with `data`.
+    pub(crate) path: Vec<String>,
+    /// Whether the rule is a function (takes arguments).
+    pub(crate) is_function: bool,
+    /// Index of the module in the slice given.
+    pub(crate) module: usize,
+    /// 1-based line and column of the rule.
+    pub(crate) line: u32,
+    pub(crate) col: u32,
+}
+
+/// Every rule definition of `modules`, in file order.
+pub(crate) fn rule_sites(modules: &[Ref<Module>]) -> Vec<RuleSite> {
+    Index::new(modules)
+        .rules
+        .into_iter()
+        .map(|info| {
+            let span = info.rule.span();
+            RuleSite {
+                line: span.line,
+                col: span.col,
+                path: info.path,
+                is_function: info.is_function,
+                module: info.module,
+            }
+        })
+        .collect()
+}
+
 /// One rule of the bundle, with its full path under `data`.
 struct RuleInfo {
     path: Vec<String>,

@@ -352,7 +352,7 @@ fn timer(config: &EngineConfig) -> ExecutionTimerConfig {
 
 /// Builds one engine from source and prepares it, so that the first
 /// evaluation does no analysis.
-fn build_engine(
+pub(super) fn build_engine(
     modules: &[RegoModule],
     data: &Value,
     config: &EngineConfig,

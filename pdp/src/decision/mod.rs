@@ -8,6 +8,7 @@
 //! - [`decide`] applies deny-wins composition.
 //! - [`builtins`] adds the OPA builtins regorus lacks (JWT, crypto, x509,
 //!   CIDR).
+//! - [`test_gate`] runs a bundle's Rego unit tests before it activates.
 
 mod analysis;
 pub mod builtins;
@@ -21,6 +22,7 @@ mod plan;
 mod recover;
 mod rule_path;
 mod source_error;
+mod test_gate;
 
 pub use analysis::InputUsage;
 pub use compile::{CompileErrors, CompiledPolicy, EngineConfig, EngineKind, deep_copy};
@@ -32,3 +34,4 @@ pub use outcome::{MalformedDecision, ObjectDecision, TenantDecision, read_decisi
 pub use plan::{InputPlan, Need, PlanNode};
 pub use rule_path::{RulePath, RulePathError};
 pub use source_error::SourceError;
+pub use test_gate::{TEST_TIMEOUT, run_tests};

@@ -5,14 +5,21 @@
 //! without a lock, and decides against that one snapshot even if a new one
 //! is swapped in meanwhile. An activation compiles the changed bundles off
 //! the request path, builds a new snapshot from the old one plus the
-//! changes, and swaps it in. A bundle that fails to compile leaves its last
-//! good version in place; the failure is kept in the status board.
+//! changes, and swaps it in. A bundle that fails to compile (or to pass its
+//! test gate) leaves its last good version in place; the failure is kept in
+//! the status board, and the failed files are remembered so that a source
+//! polling the same broken revision does not compile it again and again.
+//!
+//! The revision a bundle reports is, in order of precedence: the Git commit
+//! its files were read at, its manifest's `revision`, or a digest of its
+//! files. A commit is always exact, whereas a manifest revision is written
+//! by hand and easily left stale.
 
 mod snapshot;
 mod status;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
 };
 
@@ -23,7 +30,9 @@ pub use status::{Attempt, BundleName, BundleStatus, StatusBoard, StatusReport};
 
 use crate::{
     bundle::{Bundle, BundleError, BundleFiles},
-    decision::{CompileErrors, EngineConfig, RulePath, SourceError, SystemPolicy, TenantPolicy},
+    decision::{
+        CompileErrors, EngineConfig, RulePath, SourceError, SystemPolicy, TenantPolicy, run_tests,
+    },
     tenant::TenantName,
 };
 
@@ -42,7 +51,7 @@ pub struct RegistryConfig {
 #[derive(Debug, Default)]
 pub struct Change {
     /// A new system bundle, or the error that kept it from being read.
-    pub system: Option<Result<BundleFiles, BundleError>>,
+    pub system: Option<Incoming>,
     /// Tenants to add, update or remove.
     pub tenants: BTreeMap<TenantName, TenantChange>,
 }
@@ -51,9 +60,38 @@ pub struct Change {
 #[derive(Debug)]
 pub enum TenantChange {
     /// New files (or the error that kept them from being read).
-    Update(Result<BundleFiles, BundleError>),
+    Update(Incoming),
     /// The tenant is gone from the source: its traffic becomes unknown.
     Remove,
+}
+
+/// A bundle's new files and where they came from.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The files, or why they could not be read (including a bad signature).
+    pub files: Result<BundleFiles, BundleError>,
+    /// Their source.
+    pub origin: Origin,
+}
+
+impl From<Result<BundleFiles, BundleError>> for Incoming {
+    fn from(files: Result<BundleFiles, BundleError>) -> Self {
+        Self {
+            files,
+            origin: Origin::default(),
+        }
+    }
+}
+
+/// Where a bundle's files came from, and what to check before activating.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The configured source's name.
+    pub source: Option<Arc<str>>,
+    /// The Git commit the files were read at; it becomes the revision.
+    pub commit: Option<String>,
+    /// Run the bundle's Rego unit tests before activating it.
+    pub test_gate: bool,
 }
 
 /// What an activation did, per bundle.
@@ -69,6 +107,8 @@ pub struct ActivationReport {
     pub removed: Vec<String>,
     /// Bundles that failed, with the errors; they keep their last good version.
     pub failed: Vec<(String, Vec<SourceError>)>,
+    /// Bundles whose files are those that already failed; not compiled again.
+    pub known_bad: Vec<String>,
 }
 
 /// Why the registry could not start.
@@ -88,7 +128,8 @@ pub struct Registry {
     active: ArcSwap<Snapshot>,
     status: Mutex<StatusBoard>,
     /// Serialises activations, so that each builds on the one before.
-    activation: Mutex<()>,
+    /// Holds the digest of each bundle's last failed files.
+    activation: Mutex<HashMap<Option<TenantName>, String>>,
     config: RegistryConfig,
 }
 
@@ -103,12 +144,21 @@ impl Registry {
         let system_files = initial.system.ok_or(StartupError::NoSystemBundle)?;
         let system = compile_system(&config, system_files)
             .map_err(|failure| StartupError::SystemBundle(render(&failure.errors)))?;
-        status.record_active(BundleName::System, &system.revision);
+        status.record_active(
+            BundleName::System,
+            &system.revision,
+            system.source.as_deref(),
+        );
+        log_activated(
+            BundleName::System,
+            &system.revision,
+            system.source.as_deref(),
+        );
 
         let registry = Self {
             active: ArcSwap::from_pointee(Snapshot::new(0, Arc::new(system), Default::default())),
             status: Mutex::new(status),
-            activation: Mutex::new(()),
+            activation: Mutex::new(HashMap::new()),
             config,
         };
         let change = Change {
@@ -166,7 +216,7 @@ impl Registry {
     /// of what failed, and swaps in the new snapshot (only if something
     /// changed).
     pub fn activate(&self, change: Change) -> ActivationReport {
-        let _serial = self
+        let mut known_bad = self
             .activation
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -175,49 +225,60 @@ impl Registry {
         let mut system = current.system().clone();
         let mut tenants = current.tenants().clone();
 
-        if let Some(files) = change.system {
+        if let Some(incoming) = change.system {
             let name = BundleName::System;
-            match files {
-                Ok(files) if files.digest() == system.digest => {
-                    report.unchanged.push(name.to_string());
-                }
-                files => match compile_system(&self.config, files) {
+            match self.triage(name, None, &system.digest, &incoming, &mut known_bad) {
+                Triage::Skip(list) => list.pick(&mut report).push(name.to_string()),
+                Triage::Compile => match compile_system(&self.config, incoming) {
                     Ok(active) => {
-                        self.with_status(|s| s.record_active(name, &active.revision));
-                        tracing::info!(bundle = %name, revision = %active.revision, "bundle activated");
+                        known_bad.remove(&None);
+                        self.with_status(|s| {
+                            s.record_active(name, &active.revision, active.source.as_deref())
+                        });
+                        log_activated(name, &active.revision, active.source.as_deref());
                         system = Arc::new(active);
                         report.activated.push(name.to_string());
                     }
-                    Err(failure) => self.record_failure(name, failure, &mut report),
+                    Err(failure) => {
+                        remember(&mut known_bad, None, &failure);
+                        self.record_failure(name, failure, &mut report);
+                    }
                 },
             }
         }
 
         for (tenant, tenant_change) in change.tenants {
             let name = BundleName::Tenant(tenant.as_str());
-            match tenant_change {
+            let key = Some(tenant.clone());
+            let incoming = match tenant_change {
                 TenantChange::Remove => {
+                    known_bad.remove(&key);
                     if tenants.remove(&tenant).is_some() {
                         tracing::info!(tenant = %tenant, "tenant removed");
                         report.removed.push(name.to_string());
                     }
                     self.with_status(|s| s.remove_tenant(tenant.as_str()));
+                    continue;
                 }
-                TenantChange::Update(Ok(files))
-                    if tenants
-                        .get(&tenant)
-                        .is_some_and(|t| t.digest == files.digest()) =>
-                {
-                    report.unchanged.push(name.to_string());
-                }
-                TenantChange::Update(files) => match compile_tenant(&self.config, &tenant, files) {
+                TenantChange::Update(incoming) => incoming,
+            };
+            let active_digest = tenants.get(&tenant).map_or("", |t| t.digest.as_str());
+            match self.triage(name, key.clone(), active_digest, &incoming, &mut known_bad) {
+                Triage::Skip(list) => list.pick(&mut report).push(name.to_string()),
+                Triage::Compile => match compile_tenant(&self.config, &tenant, incoming) {
                     Ok(active) => {
-                        self.with_status(|s| s.record_active(name, &active.revision));
-                        tracing::info!(tenant = %tenant, revision = %active.revision, "bundle activated");
+                        known_bad.remove(&key);
+                        self.with_status(|s| {
+                            s.record_active(name, &active.revision, active.source.as_deref())
+                        });
+                        log_activated(name, &active.revision, active.source.as_deref());
                         tenants.insert(tenant.clone(), Arc::new(active));
                         report.activated.push(name.to_string());
                     }
-                    Err(failure) => self.record_failure(name, failure, &mut report),
+                    Err(failure) => {
+                        remember(&mut known_bad, key, &failure);
+                        self.record_failure(name, failure, &mut report);
+                    }
                 },
             }
         }
@@ -232,6 +293,32 @@ impl Registry {
             current.generation()
         };
         report
+    }
+
+    /// Decides whether `incoming` needs compiling: not when its files are
+    /// the active ones (a stale failure is then cleared), nor when they are
+    /// the files that failed last time.
+    fn triage(
+        &self,
+        name: BundleName<'_>,
+        key: Option<TenantName>,
+        active_digest: &str,
+        incoming: &Incoming,
+        known_bad: &mut HashMap<Option<TenantName>, String>,
+    ) -> Triage {
+        let Ok(files) = &incoming.files else {
+            return Triage::Compile;
+        };
+        let digest = files.digest();
+        if digest == active_digest {
+            known_bad.remove(&key);
+            self.with_status(|s| s.clear_failure(name));
+            return Triage::Skip(SkipList::Unchanged);
+        }
+        if known_bad.get(&key) == Some(&digest) {
+            return Triage::Skip(SkipList::KnownBad);
+        }
+        Triage::Compile
     }
 
     fn with_status(&self, f: impl FnOnce(&mut StatusBoard)) {
@@ -257,7 +344,51 @@ impl Registry {
 /// A failed compile, with the revision that was tried.
 struct Failed {
     revision: String,
+    /// The digest of the files, when they could be read.
+    digest: Option<String>,
     errors: Vec<SourceError>,
+}
+
+/// What [`Registry::activate`] does with one incoming bundle.
+enum Triage {
+    Compile,
+    Skip(SkipList),
+}
+
+/// Which report list a skipped bundle is named in.
+enum SkipList {
+    Unchanged,
+    KnownBad,
+}
+
+impl SkipList {
+    fn pick(self, report: &mut ActivationReport) -> &mut Vec<String> {
+        match self {
+            Self::Unchanged => &mut report.unchanged,
+            Self::KnownBad => &mut report.known_bad,
+        }
+    }
+}
+
+fn remember(
+    known_bad: &mut HashMap<Option<TenantName>, String>,
+    key: Option<TenantName>,
+    failure: &Failed,
+) {
+    match &failure.digest {
+        Some(digest) => known_bad.insert(key, digest.clone()),
+        None => known_bad.remove(&key),
+    };
+}
+
+/// The activation log line: which bundle, which revision, from where.
+fn log_activated(name: BundleName<'_>, revision: &str, source: Option<&str>) {
+    tracing::info!(
+        bundle = %name,
+        revision,
+        source = source.unwrap_or(""),
+        "bundle activated"
+    );
 }
 
 fn render(errors: &[SourceError]) -> String {
@@ -268,8 +399,11 @@ fn render(errors: &[SourceError]) -> String {
         .join("\n")
 }
 
-/// The revision to show: the manifest's, else a digest of the files.
-fn revision_of(bundle: &Bundle, digest: &str) -> String {
+/// The revision to show: the commit, else the manifest's, else a digest.
+fn revision_of(bundle: &Bundle, digest: &str, origin: &Origin) -> String {
+    if let Some(commit) = &origin.commit {
+        return commit.clone();
+    }
     if bundle.revision().is_empty() {
         format!("sha256:{}", digest.get(..12).unwrap_or(digest))
     } else {
@@ -277,50 +411,92 @@ fn revision_of(bundle: &Bundle, digest: &str) -> String {
     }
 }
 
-fn read_bundle(files: Result<BundleFiles, BundleError>) -> Result<(Bundle, String), Failed> {
-    let as_failure = |err: BundleError| Failed {
-        revision: String::new(),
-        errors: vec![SourceError::in_file("bundle", err.to_string())],
-    };
-    let files = files.map_err(as_failure)?;
-    let digest = files.digest();
-    let bundle = Bundle::from_files(&files).map_err(as_failure)?;
-    Ok((bundle, digest))
+/// A bundle read and checked, ready to compile.
+struct Read {
+    bundle: Bundle,
+    digest: String,
+    revision: String,
 }
 
-fn compile_system(
-    config: &RegistryConfig,
-    files: Result<BundleFiles, BundleError>,
-) -> Result<ActiveSystem, Failed> {
-    let (bundle, digest) = read_bundle(files)?;
-    let revision = revision_of(&bundle, &digest);
-    let policy = SystemPolicy::compile(&bundle, &config.deny_path, &config.engine).map_err(
-        |CompileErrors(errors)| Failed {
-            revision: revision.clone(),
-            errors,
+fn read_bundle(incoming: Incoming) -> Result<(Read, Origin), Failed> {
+    let Incoming { files, origin } = incoming;
+    let as_failure = |digest: Option<String>, revision: String| {
+        move |err: BundleError| Failed {
+            revision,
+            digest,
+            errors: vec![SourceError::in_file("bundle", err.to_string())],
+        }
+    };
+    let files = files.map_err(as_failure(None, origin.commit.clone().unwrap_or_default()))?;
+    let digest = files.digest();
+    let bundle = Bundle::from_files(&files).map_err(as_failure(
+        Some(digest.clone()),
+        origin.commit.clone().unwrap_or_default(),
+    ))?;
+    let revision = revision_of(&bundle, &digest, &origin);
+    Ok((
+        Read {
+            bundle,
+            digest,
+            revision,
         },
-    )?;
-    Ok(ActiveSystem::new(policy, revision, digest))
+        origin,
+    ))
+}
+
+/// Runs the bundle's Rego unit tests when its source asks for it.
+fn gate(read: &Read, origin: &Origin) -> Result<(), Failed> {
+    if !origin.test_gate {
+        return Ok(());
+    }
+    run_tests(&read.bundle).map_err(|errors| Failed {
+        revision: read.revision.clone(),
+        digest: Some(read.digest.clone()),
+        errors,
+    })
+}
+
+fn compile_failed(read: &Read) -> impl FnOnce(CompileErrors) -> Failed + '_ {
+    |CompileErrors(errors)| Failed {
+        revision: read.revision.clone(),
+        digest: Some(read.digest.clone()),
+        errors,
+    }
+}
+
+fn compile_system(config: &RegistryConfig, incoming: Incoming) -> Result<ActiveSystem, Failed> {
+    let (read, origin) = read_bundle(incoming)?;
+    let policy = SystemPolicy::compile(&read.bundle, &config.deny_path, &config.engine)
+        .map_err(compile_failed(&read))?;
+    gate(&read, &origin)?;
+    Ok(ActiveSystem::new(
+        policy,
+        read.revision,
+        read.digest,
+        origin.source,
+    ))
 }
 
 fn compile_tenant(
     config: &RegistryConfig,
     tenant: &TenantName,
-    files: Result<BundleFiles, BundleError>,
+    incoming: Incoming,
 ) -> Result<ActiveTenant, Failed> {
-    let (bundle, digest) = read_bundle(files)?;
-    let revision = revision_of(&bundle, &digest);
+    let (read, origin) = read_bundle(incoming)?;
     let policy = TenantPolicy::compile(
         tenant.clone(),
-        &bundle,
+        &read.bundle,
         &config.default_decision,
         &config.engine,
     )
-    .map_err(|CompileErrors(errors)| Failed {
-        revision: revision.clone(),
-        errors,
-    })?;
-    Ok(ActiveTenant::new(policy, revision, digest))
+    .map_err(compile_failed(&read))?;
+    gate(&read, &origin)?;
+    Ok(ActiveTenant::new(
+        policy,
+        read.revision,
+        read.digest,
+        origin.source,
+    ))
 }
 
 #[cfg(test)]

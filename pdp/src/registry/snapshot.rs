@@ -16,14 +16,22 @@ pub struct ActiveSystem {
     pub revision: String,
     /// Digest of the bundle's files.
     pub digest: String,
+    /// The configured source it came from.
+    pub source: Option<Arc<str>>,
 }
 
 impl ActiveSystem {
-    pub(crate) fn new(policy: SystemPolicy, revision: String, digest: String) -> Self {
+    pub(crate) fn new(
+        policy: SystemPolicy,
+        revision: String,
+        digest: String,
+        source: Option<Arc<str>>,
+    ) -> Self {
         Self {
             policy,
             revision,
             digest,
+            source,
         }
     }
 }
@@ -37,14 +45,22 @@ pub struct ActiveTenant {
     pub revision: String,
     /// Digest of the bundle's files.
     pub digest: String,
+    /// The configured source it came from.
+    pub source: Option<Arc<str>>,
 }
 
 impl ActiveTenant {
-    pub(crate) fn new(policy: TenantPolicy, revision: String, digest: String) -> Self {
+    pub(crate) fn new(
+        policy: TenantPolicy,
+        revision: String,
+        digest: String,
+        source: Option<Arc<str>>,
+    ) -> Self {
         Self {
             policy,
             revision,
             digest,
+            source,
         }
     }
 }

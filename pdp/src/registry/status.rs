@@ -19,6 +19,9 @@ pub struct BundleStatus {
     /// The last failed attempt, if it is more recent than the last success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<Attempt>,
+    /// The configured source the active revision came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Activations that succeeded.
     pub activations: u64,
     /// Activations that failed.
@@ -88,9 +91,15 @@ impl StatusBoard {
         }
     }
 
-    pub(crate) fn record_active(&mut self, name: BundleName<'_>, revision: &str) {
+    pub(crate) fn record_active(
+        &mut self,
+        name: BundleName<'_>,
+        revision: &str,
+        source: Option<&str>,
+    ) {
         let entry = self.entry(name);
         entry.active_revision = Some(revision.to_owned());
+        entry.source = source.map(str::to_owned);
         entry.last_successful_activation = Some(now());
         entry.last_failure = None;
         entry.activations += 1;
@@ -109,6 +118,11 @@ impl StatusBoard {
             errors,
         });
         entry.failures += 1;
+    }
+
+    /// The source is back at the active files: the failure is history.
+    pub(crate) fn clear_failure(&mut self, name: BundleName<'_>) {
+        self.entry(name).last_failure = None;
     }
 
     pub(crate) fn remove_tenant(&mut self, tenant: &str) {

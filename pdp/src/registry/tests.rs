@@ -44,10 +44,10 @@ fn config() -> RegistryConfig {
 
 fn start(tenants: Vec<(&str, BundleFiles)>) -> (Registry, ActivationReport) {
     let change = Change {
-        system: Some(Ok(files(&[("s.rego", SYSTEM)]))),
+        system: Some(Ok(files(&[("s.rego", SYSTEM)])).into()),
         tenants: tenants
             .into_iter()
-            .map(|(name, f)| (tenant(name), TenantChange::Update(Ok(f))))
+            .map(|(name, f)| (tenant(name), TenantChange::Update(Ok(f).into())))
             .collect(),
     };
     Registry::start(config(), change).unwrap()
@@ -82,10 +82,7 @@ fn start_without_a_system_bundle_is_refused() {
 #[test]
 fn start_with_a_broken_system_bundle_is_refused() {
     let change = Change {
-        system: Some(Ok(files(&[(
-            "s.rego",
-            "package multi_tenant.policy\nx := \n",
-        )]))),
+        system: Some(Ok(files(&[("s.rego", "package multi_tenant.policy\nx := \n")])).into()),
         tenants: BTreeMap::new(),
     };
     let err = Registry::start(config(), change).unwrap_err();
@@ -103,7 +100,7 @@ fn a_broken_revision_keeps_the_last_good_one() {
     ]);
     let report = registry.activate(Change {
         system: None,
-        tenants: [(tenant("acme"), TenantChange::Update(Ok(broken)))].into(),
+        tenants: [(tenant("acme"), TenantChange::Update(Ok(broken).into()))].into(),
     });
 
     assert_eq!(report.failed.len(), 1);
@@ -140,15 +137,15 @@ fn only_changed_tenants_are_compiled_and_swapped() {
     let before = registry.snapshot();
 
     let report = registry.activate(Change {
-        system: Some(Ok(files(&[("s.rego", SYSTEM)]))),
+        system: Some(Ok(files(&[("s.rego", SYSTEM)])).into()),
         tenants: [
             (
                 tenant("acme"),
-                TenantChange::Update(Ok(tenant_bundle("a1", true))),
+                TenantChange::Update(Ok(tenant_bundle("a1", true)).into()),
             ),
             (
                 tenant("globex"),
-                TenantChange::Update(Ok(tenant_bundle("g2", false))),
+                TenantChange::Update(Ok(tenant_bundle("g2", false)).into()),
             ),
         ]
         .into(),
@@ -207,4 +204,137 @@ fn bundles_without_a_manifest_revision_report_a_digest() {
         .unwrap();
     assert!(revision.starts_with("sha256:"), "{revision}");
     assert_eq!(revision.len(), "sha256:".len() + 12);
+}
+
+fn update(files: BundleFiles, origin: Origin) -> TenantChange {
+    TenantChange::Update(Incoming {
+        files: Ok(files),
+        origin,
+    })
+}
+
+fn one(name: &str, change: TenantChange) -> Change {
+    Change {
+        system: None,
+        tenants: [(tenant(name), change)].into(),
+    }
+}
+
+#[test]
+fn a_git_commit_is_the_revision_even_when_the_manifest_has_one() {
+    let (registry, _) = start(vec![("acme", tenant_bundle("a1", true))]);
+    let origin = Origin {
+        source: Some(Arc::from("policies")),
+        commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
+        test_gate: false,
+    };
+    registry.activate(one("acme", update(tenant_bundle("a2", true), origin)));
+
+    let snapshot = registry.load();
+    let acme = snapshot.tenant("acme").unwrap();
+    assert_eq!(acme.revision, "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(acme.source.as_deref(), Some("policies"));
+    let status = registry.status();
+    assert_eq!(status.tenants["acme"].source.as_deref(), Some("policies"));
+}
+
+#[test]
+fn files_that_already_failed_are_not_compiled_again() {
+    let (registry, _) = start(vec![("acme", tenant_bundle("a1", true))]);
+    let broken = || files(&[("p.rego", "package envoy.authz\nallow := \n")]);
+
+    let first = registry.activate(one("acme", update(broken(), Origin::default())));
+    assert_eq!(first.failed.len(), 1);
+    let again = registry.activate(one("acme", update(broken(), Origin::default())));
+    assert!(again.failed.is_empty());
+    assert_eq!(again.known_bad, ["tenants/acme"]);
+    assert_eq!(registry.status().tenants["acme"].failures, 1);
+}
+
+#[test]
+fn going_back_to_the_active_files_clears_the_failure() {
+    let (registry, _) = start(vec![("acme", tenant_bundle("a1", true))]);
+    let broken = files(&[("p.rego", "package envoy.authz\nallow := \n")]);
+    registry.activate(one("acme", update(broken, Origin::default())));
+    assert!(registry.status().tenants["acme"].last_failure.is_some());
+
+    let report = registry.activate(one(
+        "acme",
+        update(tenant_bundle("a1", true), Origin::default()),
+    ));
+    assert_eq!(report.unchanged, ["tenants/acme"]);
+    assert!(registry.status().tenants["acme"].last_failure.is_none());
+}
+
+#[test]
+fn a_failing_test_blocks_the_revision_when_the_gate_is_on() {
+    let (registry, _) = start(vec![("acme", tenant_bundle("a1", true))]);
+    let with_failing_test = || {
+        files(&[
+            ("p.rego", "package envoy.authz\nallow := false\n"),
+            (
+                "p_test.rego",
+                "package envoy.authz_test\nimport data.envoy.authz\ntest_allows if authz.allow\n",
+            ),
+        ])
+    };
+
+    let gated = Origin {
+        test_gate: true,
+        ..Origin::default()
+    };
+    let report = registry.activate(one("acme", update(with_failing_test(), gated)));
+    assert_eq!(report.failed.len(), 1);
+    let errors = &report.failed[0].1;
+    assert!(errors[0].message.contains("test_allows"), "{errors:?}");
+    assert_eq!(
+        (errors[0].file.as_str(), errors[0].line),
+        ("p_test.rego", 3)
+    );
+    assert_eq!(decides(&registry, "acme"), Some(true), "last good kept");
+
+    // Without the gate the same files activate.
+    let report = registry.activate(one("acme", update(with_failing_test(), Origin::default())));
+    assert_eq!(report.known_bad, ["tenants/acme"], "remembered as bad");
+}
+
+#[test]
+fn reloading_one_tenant_among_a_thousand_compiles_only_that_one() {
+    let names: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
+    let (registry, report) = start(
+        names
+            .iter()
+            .map(|n| (n.as_str(), tenant_bundle("r1", true)))
+            .collect(),
+    );
+    assert_eq!(report.activated.len(), 1001);
+    let before = registry.snapshot();
+
+    let change = Change {
+        system: None,
+        tenants: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let revision = if i == 500 { "r2" } else { "r1" };
+                (
+                    tenant(n),
+                    update(tenant_bundle(revision, true), Origin::default()),
+                )
+            })
+            .collect(),
+    };
+    let report = registry.activate(change);
+    assert_eq!(report.activated, ["tenants/t500"]);
+    assert_eq!(report.unchanged.len(), 999);
+
+    let after = registry.snapshot();
+    let shared = names
+        .iter()
+        .filter(|n| Arc::ptr_eq(&before.tenants()[&tenant(n)], &after.tenants()[&tenant(n)]))
+        .count();
+    assert_eq!(
+        shared, 999,
+        "the other tenants are the same compiled policies"
+    );
 }

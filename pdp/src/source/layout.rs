@@ -14,7 +14,6 @@ use std::{
 
 use crate::{
     bundle::{BundleError, BundleFiles, BundleLimits, is_tarball_name},
-    registry::{Change, TenantChange},
     tenant::TenantName,
 };
 
@@ -144,35 +143,6 @@ pub fn read(entries: &LayoutEntries, limits: &BundleLimits) -> LayoutFiles {
             .map(|(name, path)| (name.clone(), BundleFiles::read(path, limits)))
             .collect(),
     }
-}
-
-/// Reads the whole layout as one change: every bundle found is updated
-/// (unchanged ones are skipped by the registry), and every tenant in
-/// `active` that is gone from the folder is removed. Misnamed entries are
-/// logged and skipped.
-pub fn full_change<'a>(
-    root: &Path,
-    limits: &BundleLimits,
-    active: impl Iterator<Item = &'a TenantName>,
-) -> Result<Change, LayoutError> {
-    let entries = list(root)?;
-    for (path, reason) in &entries.invalid {
-        tracing::warn!(path = %path.display(), reason, "skipping entry under tenants/");
-    }
-    let files = read(&entries, limits);
-
-    let mut tenants: BTreeMap<TenantName, TenantChange> = files
-        .tenants
-        .into_iter()
-        .map(|(name, files)| (name, TenantChange::Update(files)))
-        .collect();
-    for gone in active {
-        tenants.entry(gone.clone()).or_insert(TenantChange::Remove);
-    }
-    Ok(Change {
-        system: files.system,
-        tenants,
-    })
 }
 
 #[cfg(test)]

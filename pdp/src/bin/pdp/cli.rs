@@ -109,6 +109,11 @@ pub(crate) fn load_config(args: &ConfigArgs) -> anyhow::Result<Config> {
         None => Config::default(),
     };
     if let Some(bundles) = &args.bundles {
+        anyhow::ensure!(
+            config.sources.is_empty(),
+            "--bundles (PDP_BUNDLES) cannot be combined with [[sources]]; \
+             add the folder as a source of kind \"directory\""
+        );
         config.bundles.root = bundles.clone();
     }
     Ok(config)
@@ -159,7 +164,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn serve_async(config: Config) -> anyhow::Result<()> {
     let grpc_addr = config.server.grpc_addr;
     let http_addr = config.server.http_addr;
-    let root = config.bundles.root.clone();
+    let sources: Vec<String> = config
+        .effective_sources()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
 
     let loaded = tokio::task::spawn_blocking(move || Service::load(config)).await??;
     let (service, report) = loaded;
@@ -180,7 +189,7 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         grpc = %grpc.local_addr()?,
         http = %http.local_addr()?,
-        bundles = %root.display(),
+        sources = ?sources,
         system_revision = %snapshot.system().revision,
         tenants = ?tenants,
         failed = ?report.failed.iter().map(|(n, _)| n).collect::<Vec<_>>(),
