@@ -2,8 +2,9 @@
 //!
 //! - `activation/one_small_tenant`: compile one small tenant and swap it in
 //!   (budget: 10 ms).
-//! - `activation/cold_start_1000_tenants`: the first snapshot of the system
-//!   bundle and 1,000 small tenants (budget: 3 s).
+//! - `activation/cold_start/{1,100,1000}_tenants`: compiling and activating
+//!   the first snapshot of the system bundle and 1, 100 and 1,000 small
+//!   tenants (budget for 1,000: 3 s).
 //! - `activation/reload_one_of_1000`: a change listing all 1,000 tenants of
 //!   which one differs: hashing 1,000 file sets and compiling one. That the
 //!   other 999 are not compiled is asserted in the registry's tests.
@@ -125,22 +126,25 @@ fn one_small_tenant(c: &mut Criterion) {
     });
 }
 
-fn cold_start_1000_tenants(c: &mut Criterion) {
-    let tenants = names(1000);
-    let mut group = c.benchmark_group("activation");
+fn cold_start(c: &mut Criterion) {
+    let mut group = c.benchmark_group("activation/cold_start");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
-    group.bench_function("cold_start_1000_tenants", |b| {
-        b.iter_batched(
-            || initial(&tenants),
-            |change| {
-                let (registry, report) = Registry::start(config(), change).expect("start");
-                assert_eq!(report.activated.len(), 1001);
-                black_box(registry)
-            },
-            BatchSize::LargeInput,
-        );
-    });
+    for count in [1, 100, 1000] {
+        let tenants = names(count);
+        // Large sets take seconds per sample; give them the time they need.
+        group.measurement_time(Duration::from_secs(if count >= 1000 { 20 } else { 5 }));
+        group.bench_function(format!("{count}_tenants"), |b| {
+            b.iter_batched(
+                || initial(&tenants),
+                |change| {
+                    let (registry, report) = Registry::start(config(), change).expect("start");
+                    assert_eq!(report.activated.len(), count + 1);
+                    black_box(registry)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
     group.finish();
 }
 
@@ -182,7 +186,7 @@ fn reload_one_of_1000(c: &mut Criterion) {
 criterion_group!(
     benches,
     one_small_tenant,
-    cold_start_1000_tenants,
+    cold_start,
     reload_one_of_1000
 );
 criterion_main!(benches);

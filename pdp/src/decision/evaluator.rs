@@ -206,13 +206,20 @@ fn classify(err: &anyhow::Error) -> EvalError {
 /// The engines of one compiled policy, one per worker thread plus a spare.
 #[derive(Debug)]
 pub(crate) struct Slots {
-    slots: Box<[Mutex<Evaluator>]>,
+    slots: Box<[Slot]>,
 }
+
+/// One slot on cache lines of its own: each thread writes its slot's lock
+/// word on every evaluation, and two slots sharing a line would bounce it
+/// between cores.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Slot(Mutex<Evaluator>);
 
 impl Slots {
     pub(crate) fn new(evaluators: Vec<Evaluator>) -> Self {
         Self {
-            slots: evaluators.into_iter().map(Mutex::new).collect(),
+            slots: evaluators.into_iter().map(|e| Slot(Mutex::new(e))).collect(),
         }
     }
 
@@ -231,7 +238,7 @@ impl Slots {
         let order =
             std::iter::once(preferred).chain((0..self.slots.len()).filter(|i| *i != preferred));
         for idx in order {
-            match self.slots[idx].try_lock() {
+            match self.slots[idx].0.try_lock() {
                 Ok(guard) => return guard,
                 Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
                 Err(TryLockError::WouldBlock) => {}
@@ -240,6 +247,7 @@ impl Slots {
         // A poisoned lock only means a panic happened elsewhere while the
         // engine was held; the engine resets its state on every evaluation.
         self.slots[preferred]
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
