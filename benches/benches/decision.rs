@@ -18,7 +18,7 @@ use std::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use pdp::{
     config::Config,
-    decision::Need,
+    decision::{Need, input_need},
     extauthz::{InputOptions, PreparedInput, RequestView, TenantLabels, build_input},
     tenant::{Resolver, TenantAttributes},
 };
@@ -45,24 +45,18 @@ fn input_construction(c: &mut Criterion) {
         destination: Some("acme"),
         source: Some("acme"),
     };
-    let system = snapshot.system().policy.policy.input_plan().root();
-    let tenant = snapshot
-        .tenant("acme")
-        .expect("acme is an example tenant")
-        .policy
-        .policy
-        .input_plan()
-        .root();
+    let acme = snapshot.tenant("acme").expect("acme is an example tenant");
+    let need = input_need(&snapshot.system().policy, &acme.policy);
     let mut group = c.benchmark_group("input_construction");
-    // What a request to acme builds: one input for the system guardrails,
-    // one for acme's policy, each with what that policy reads.
+    // What a request to acme builds: one input holding what the system
+    // guardrails and acme's policy read.
     group.bench_function("planned", |b| {
         b.iter(|| {
             let view = RequestView::new(black_box(&request));
             let prepared =
                 PreparedInput::prepare(&request, &view, labels, InputOptions::default(), false)
                     .expect("the request parses");
-            black_box((prepared.build(system), prepared.build(tenant)))
+            black_box(prepared.build(need))
         })
     });
     group.bench_function("full", |b| {

@@ -13,7 +13,7 @@ use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use pdp::{
     bundle::BundleFiles,
     config::Config,
-    decision::{Need, pin_thread_to_slot},
+    decision::{Need, input_need, pin_thread_to_slot},
     extauthz::{InputOptions, PreparedInput, RequestView, TenantLabels, build_input},
     registry::{Change, TenantChange},
     server::Service,
@@ -53,18 +53,14 @@ pub fn decision_latency(iterations: usize) -> anyhow::Result<Summary> {
 }
 
 /// Input construction for the same request: checking it, then building
-/// the system bundle's and acme's inputs from their plans.
+/// the one input holding what the system bundle and acme's policy read.
 pub fn input_latency(iterations: usize) -> anyhow::Result<Summary> {
     let loaded = load(1)?;
     let snapshot = loaded.service.registry().snapshot();
-    let system = snapshot.system().policy.policy.input_plan().clone();
-    let tenant = snapshot
+    let acme = snapshot
         .tenant("acme")
-        .ok_or_else(|| anyhow::anyhow!("acme is missing"))?
-        .policy
-        .policy
-        .input_plan()
-        .clone();
+        .ok_or_else(|| anyhow::anyhow!("acme is missing"))?;
+    let need = input_need(&snapshot.system().policy, &acme.policy);
     let requests = varied(Scenario::SameTenantRbac, 1_000);
     let labels = TenantLabels {
         destination: Some("acme"),
@@ -77,7 +73,7 @@ pub fn input_latency(iterations: usize) -> anyhow::Result<Summary> {
         let view = RequestView::new(black_box(request));
         let prepared =
             PreparedInput::prepare(request, &view, labels, InputOptions::default(), false)?;
-        black_box((prepared.build(system.root()), prepared.build(tenant.root())));
+        black_box(prepared.build(need));
         if i >= 2_000 {
             samples.push(started.elapsed());
         }

@@ -154,22 +154,28 @@ impl Failure {
 }
 
 /// Decides one request: system guardrails, then the tenant's policy.
-/// `input` builds the input document with the parts a policy's plan names,
-/// so that each policy gets what it reads and no more.
-pub fn decide(
-    system: &SystemPolicy,
-    tenant: &TenantPolicy,
-    input: impl Fn(Need<'_>) -> Value,
-) -> Verdict {
-    match system.deny_messages(input(system.policy.input_plan().root())) {
+/// `input` must hold at least what both policies' plans name (see
+/// [`input_need`]); both evaluate the same document.
+pub fn decide(system: &SystemPolicy, tenant: &TenantPolicy, input: Value) -> Verdict {
+    match system.deny_messages(input.clone()) {
         Ok(messages) if !messages.is_empty() => return Verdict::SystemDenied(messages),
         Ok(_) => {}
         Err(failure) => return Verdict::Failed(failure),
     }
-    match tenant.decide(input(tenant.policy.input_plan().root())) {
+    match tenant.decide(input) {
         Ok(decision) => Verdict::Decided(decision),
         Err(failure) => Verdict::Failed(failure),
     }
+}
+
+/// The parts of the input a request to `tenant` needs: what the system
+/// guardrails read and what the tenant's policy reads, built once.
+pub fn input_need<'a>(system: &'a SystemPolicy, tenant: &'a TenantPolicy) -> Need<'a> {
+    system
+        .policy
+        .input_plan()
+        .root()
+        .either(tenant.policy.input_plan().root())
 }
 
 /// Reads the deny rule's value: a set (or array) of messages, or a boolean.

@@ -106,8 +106,8 @@ impl Evaluator {
     }
 
     /// Evaluates entry point `entry` (`rule`) against `input`, or answers
-    /// from the memo, where `plan` (the policy's own, from which `input` was
-    /// built) gives the key. `Value::Undefined` means the rule is undefined.
+    /// from the memo, keyed by the values at the leaves of `plan` (the
+    /// policy's own: `input` may hold more, which the policy never reads). `Value::Undefined` means the rule is undefined.
     pub(crate) fn eval_entry(
         &mut self,
         entry: usize,
@@ -219,7 +219,10 @@ struct Slot(Mutex<Evaluator>);
 impl Slots {
     pub(crate) fn new(evaluators: Vec<Evaluator>) -> Self {
         Self {
-            slots: evaluators.into_iter().map(|e| Slot(Mutex::new(e))).collect(),
+            slots: evaluators
+                .into_iter()
+                .map(|e| Slot(Mutex::new(e)))
+                .collect(),
         }
     }
 

@@ -1,11 +1,12 @@
 //! Remembering decisions of deterministic policies, per thread.
 //!
 //! A policy that calls no builtin depending on the clock, randomness or the
-//! network gives the same answer for the same input and data. Its input is
-//! built from its own plan, so it holds exactly what the policy reads: for
-//! the system guardrails, typically the two tenants of a request. Each
-//! thread's engine keeps a bounded map from such inputs to results, so a
-//! repeated combination is answered without evaluating. The map belongs to
+//! network gives the same answer for the same input and data, and it reads
+//! only the parts of the input its plan names: for the system guardrails,
+//! typically the two tenants of a request. Each thread's engine keeps a
+//! bounded map from the values at those parts to results, so a repeated
+//! combination is answered without evaluating, whatever else the request's
+//! input holds for the other policy. The map belongs to
 //! one compiled policy; a new revision starts with an empty one.
 //!
 //! Inputs that rarely repeat (a policy reading request paths full of IDs)

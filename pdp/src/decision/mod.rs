@@ -27,7 +27,7 @@ mod test_gate;
 pub use analysis::InputUsage;
 pub use compile::{CompileErrors, CompiledPolicy, EngineConfig, EngineKind, deep_copy};
 pub use decide::{
-    DECISION_PATH_METADATA_KEY, Failure, SystemPolicy, TenantPolicy, Verdict, decide,
+    DECISION_PATH_METADATA_KEY, Failure, SystemPolicy, TenantPolicy, Verdict, decide, input_need,
 };
 pub use evaluator::{EvalError, EvalErrorKind, Evaluator, pin_thread_to_slot};
 pub use outcome::{MalformedDecision, ObjectDecision, TenantDecision, read_decision, type_name};

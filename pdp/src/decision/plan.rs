@@ -2,13 +2,12 @@
 //!
 //! Building the whole OPA-Envoy input for every request costs more than
 //! evaluating a small policy. The static analysis records every constant
-//! path a policy reads under `input`; the union of the system bundle's and
-//! a tenant's paths is that tenant's plan, and the input builder builds only
-//! what the plan names. Anything read as a whole (a bare `input`, a key only
+//! path a policy reads under `input`, and the input builder builds only
+//! what the plan names. A request builds one input for both of its
+//! policies, from the union of the system bundle's plan and the tenant's
+//! ([`Need::either`]); each policy's memo keys on its own plan's leaves. Anything read as a whole (a bare `input`, a key only
 //! known at evaluation time, a value passed to a function) makes its whole
 //! subtree part of the plan, so a policy always sees every part it could read.
-
-use std::collections::BTreeMap;
 
 use regorus::Value;
 
@@ -22,11 +21,14 @@ pub struct InputPlan {
     leaves: Vec<Vec<Value>>,
 }
 
-/// One key of the plan.
+/// One key of the plan. A node names a handful of keys, and the builder
+/// asks about each protobuf field it could set, so the keys sit in a short
+/// sorted list: a scan that compares lengths first beats a tree's string
+/// comparisons at this size.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanNode {
     whole: bool,
-    children: BTreeMap<String, PlanNode>,
+    children: Vec<(String, PlanNode)>,
 }
 
 /// What to build of one value: all of it, or some of its keys.
@@ -36,6 +38,8 @@ pub enum Need<'a> {
     All,
     /// Only the keys this node names.
     Keys(&'a PlanNode),
+    /// The keys either node names: two plans built as one.
+    Either(&'a PlanNode, &'a PlanNode),
 }
 
 impl InputPlan {
@@ -44,7 +48,7 @@ impl InputPlan {
         Self {
             root: PlanNode {
                 whole: true,
-                children: BTreeMap::new(),
+                children: Vec::new(),
             },
             leaves: vec![Vec::new()],
         }
@@ -68,8 +72,8 @@ impl InputPlan {
     }
 
     /// The values at the plan's leaves in `input` (`Undefined` where
-    /// absent). An input built from this plan holds nothing else, so two
-    /// such inputs with equal leaves are equal: a cheap key for remembering
+    /// absent). A policy reads nothing outside its plan, so two inputs
+    /// with equal leaves give it equal answers: a cheap key for remembering
     /// results.
     pub fn leaf_values(&self, input: &Value) -> Vec<Value> {
         self.leaves
@@ -93,7 +97,7 @@ impl InputPlan {
             if node.whole {
                 return;
             }
-            node = node.children.entry(key.clone()).or_default();
+            node = node.child_entry(key);
         }
         node.whole = true;
         node.children.clear();
@@ -111,6 +115,28 @@ impl InputPlan {
 }
 
 impl PlanNode {
+    fn get(&self, key: &str) -> Option<&PlanNode> {
+        self.children
+            .iter()
+            .find(|(name, _)| name.len() == key.len() && name == key)
+            .map(|(_, node)| node)
+    }
+
+    fn child_entry(&mut self, key: &str) -> &mut PlanNode {
+        let at = match self
+            .children
+            .binary_search_by(|(name, _)| name.as_str().cmp(key))
+        {
+            Ok(at) => at,
+            Err(at) => {
+                self.children
+                    .insert(at, (key.to_owned(), PlanNode::default()));
+                at
+            }
+        };
+        &mut self.children[at].1
+    }
+
     fn collect_leaves(&self, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
         if self.whole {
             out.push(path.clone());
@@ -133,11 +159,30 @@ impl<'a> Need<'a> {
         }
     }
 
+    /// What either `self` or `other` needs. Two plans combine without
+    /// copying; a third would need a node of its own, so combining an
+    /// already combined need builds everything (correct, only slower).
+    pub fn either(self, other: Need<'a>) -> Need<'a> {
+        match (self, other) {
+            (Self::Keys(a), Self::Keys(b)) if std::ptr::eq(a, b) => self,
+            (Self::Keys(a), Self::Keys(b)) => Self::Either(a, b),
+            _ => Self::All,
+        }
+    }
+
     /// What to build under `key`, or `None` to leave it out.
     pub fn child(self, key: &str) -> Option<Need<'a>> {
         match self {
             Self::All => Some(Self::All),
-            Self::Keys(node) => node.children.get(key).map(Self::of),
+            Self::Keys(node) => node.get(key).map(Self::of),
+            Self::Either(a, b) => match (a.get(key), b.get(key)) {
+                (None, None) => None,
+                (Some(one), None) | (None, Some(one)) => Some(Self::of(one)),
+                (Some(x), Some(y)) => Some(match (Self::of(x), Self::of(y)) {
+                    (Self::Keys(x), Self::Keys(y)) => Self::Either(x, y),
+                    _ => Self::All,
+                }),
+            },
         }
     }
 
@@ -146,12 +191,21 @@ impl<'a> Need<'a> {
         self.child(key).is_some()
     }
 
-    /// The keys named, when not all are needed.
+    /// The keys named, when not all are needed. Under [`Need::Either`] a
+    /// key both plans name comes twice.
     pub fn keys(self) -> Option<impl Iterator<Item = &'a str>> {
-        match self {
-            Self::All => None,
-            Self::Keys(node) => Some(node.children.keys().map(String::as_str)),
-        }
+        let (first, second) = match self {
+            Self::All => return None,
+            Self::Keys(node) => (node, None),
+            Self::Either(a, b) => (a, Some(b)),
+        };
+        Some(
+            first
+                .children
+                .iter()
+                .chain(second.into_iter().flat_map(|n| n.children.iter()))
+                .map(|(name, _)| name.as_str()),
+        )
     }
 }
 
@@ -214,6 +268,50 @@ mod tests {
             plan.leaf_values(&partial),
             vec![Value::Undefined, Value::Undefined]
         );
+    }
+
+    #[test]
+    fn two_plans_build_what_either_reads() {
+        let system = InputPlan::from_usages([&usage(&["attributes.source.labels.tenant"])]);
+        let tenant = InputPlan::from_usages([&usage(&[
+            "attributes.source.principal",
+            "attributes.request.http.headers.x-key",
+            "parsed_path",
+        ])]);
+        let both = system.root().either(tenant.root());
+        assert!(both.wants("attributes") && both.wants("parsed_path"));
+        assert!(!both.wants("parsed_body"));
+        let source = both
+            .child("attributes")
+            .and_then(|a| a.child("source"))
+            .unwrap();
+        assert!(source.wants("labels") && source.wants("principal"));
+        assert!(!source.wants("address"));
+        let headers = both
+            .child("attributes")
+            .and_then(|a| a.child("request"))
+            .and_then(|r| r.child("http"))
+            .and_then(|h| h.child("headers"))
+            .unwrap();
+        assert_eq!(headers.keys().unwrap().collect::<Vec<_>>(), ["x-key"]);
+    }
+
+    #[test]
+    fn a_whole_part_in_either_plan_is_built_whole() {
+        let system = InputPlan::from_usages([&usage(&["attributes.request.http"])]);
+        let tenant = InputPlan::from_usages([&usage(&["attributes.request.http.method"])]);
+        let http = system
+            .root()
+            .either(tenant.root())
+            .child("attributes")
+            .and_then(|a| a.child("request"))
+            .and_then(|r| r.child("http"))
+            .unwrap();
+        assert!(matches!(http, Need::All));
+        assert!(matches!(
+            InputPlan::full().root().either(tenant.root()),
+            Need::All
+        ));
     }
 
     #[test]

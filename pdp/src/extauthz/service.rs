@@ -16,7 +16,7 @@ use super::{
     response::{self, DecisionInfo, OnError},
 };
 use crate::{
-    decision::{Verdict, decide},
+    decision::{Verdict, decide, input_need},
     registry::Registry,
     tenant::Resolver,
 };
@@ -91,18 +91,13 @@ impl CheckService {
             source,
         };
         let system = &snapshot.system().policy;
-        let wants_body = [
-            system.policy.input_plan(),
-            tenant.policy.policy.input_plan(),
-        ]
-        .iter()
-        .any(|plan| plan.root().wants("parsed_body"));
+        let need = input_need(system, &tenant.policy);
         let prepared = match PreparedInput::prepare(
             request,
             &view,
             labels,
             self.options.input,
-            wants_body,
+            need.wants("parsed_body"),
         ) {
             Ok(prepared) => prepared,
             Err(err) => {
@@ -111,7 +106,7 @@ impl CheckService {
             }
         };
 
-        match decide(system, &tenant.policy, |need| prepared.build(need)) {
+        match decide(system, &tenant.policy, prepared.build(need)) {
             Verdict::SystemDenied(messages) => {
                 tracing::info!(
                     decision_id,
