@@ -14,7 +14,7 @@ use std::{
 use tokio::{net::TcpListener, runtime::Runtime};
 
 use crate::{
-    load::{Clients, LoadResult, closed_loop, open_loop},
+    load::{Clients, LoadResult, Tally, closed_loop, open_loop},
     noop::NoopServer,
     workload::{Loaded, load, mix},
 };
@@ -33,9 +33,8 @@ pub struct CompareConfig {
     /// Workers in the closed-loop run.
     pub concurrency: usize,
     /// Threads serving checks (the service and the no-op server alike).
+    /// The client always runs on one thread of its own.
     pub server_threads: usize,
-    /// Threads sending requests.
-    pub client_threads: usize,
 }
 
 /// One load level, measured on both servers.
@@ -113,13 +112,18 @@ fn start_servers(runtime: &Runtime, threads: usize) -> anyhow::Result<Servers> {
     })
 }
 
-/// Runs every load level against both servers, alternating between them.
+/// How long each server is driven before the other takes its turn. Short
+/// turns put both servers under the same machine conditions: on a shared
+/// virtual machine, wake-up latency drifts by tens of microseconds from one
+/// second to the next, more than the service's own cost.
+const TURN: Duration = Duration::from_millis(250);
+
+/// Runs every load level against both servers, alternating between them in
+/// short turns and pooling each server's turns.
 pub fn run(config: &CompareConfig) -> anyhow::Result<Vec<Row>> {
     let server = server_runtime(config.server_threads)?;
     let servers = start_servers(&server, config.server_threads)?;
-    let client = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.client_threads)
-        .thread_name("bench-client")
+    let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let requests = Arc::new(mix(1_000));
@@ -129,37 +133,51 @@ pub fn run(config: &CompareConfig) -> anyhow::Result<Vec<Row>> {
             Clients::connect(servers.service, config.connections).await?,
         ))
     })?;
+    let turns = turns(config.duration);
 
     let mut rows = Vec::new();
     for &rate in &config.rates {
-        let measure = |clients: &Clients| {
-            open_loop(client.handle(), clients, &requests, rate, config.warmup);
-            open_loop(client.handle(), clients, &requests, rate, config.duration)
+        let run = |clients: &Clients, length: Duration| {
+            client.block_on(open_loop(clients, &requests, rate, length))
         };
-        let noop = measure(&to_noop);
-        let service = measure(&to_service);
+        run(&to_noop, config.warmup);
+        run(&to_service, config.warmup);
+        let (mut noop, mut service) = (Tally::default(), Tally::default());
+        for _ in 0..turns {
+            noop.add(run(&to_noop, TURN));
+            service.add(run(&to_service, TURN));
+        }
         rows.push(Row {
             load: format!("{rate} rps"),
-            noop,
-            service,
+            noop: noop.result(),
+            service: service.result(),
         });
     }
 
-    let closed = |clients: &Clients| {
-        client.block_on(async {
-            closed_loop(clients, &requests, config.concurrency, config.warmup).await;
-            closed_loop(clients, &requests, config.concurrency, config.duration).await
-        })
+    let run = |clients: &Clients, length: Duration| {
+        client.block_on(closed_loop(clients, &requests, config.concurrency, length))
     };
-    let noop = closed(&to_noop);
-    let service = closed(&to_service);
+    run(&to_noop, config.warmup);
+    run(&to_service, config.warmup);
+    let (mut noop, mut service) = (Tally::default(), Tally::default());
+    for _ in 0..turns {
+        noop.add(run(&to_noop, TURN));
+        service.add(run(&to_service, TURN));
+    }
     rows.push(Row {
         load: "max".to_owned(),
-        noop,
-        service,
+        noop: noop.result(),
+        service: service.result(),
     });
     drop(servers);
     Ok(rows)
+}
+
+/// Turns per server for `duration` of measurement on each.
+fn turns(duration: Duration) -> u32 {
+    (duration.as_secs_f64() / TURN.as_secs_f64())
+        .ceil()
+        .max(1.0) as u32
 }
 
 /// The rows as a Markdown table.

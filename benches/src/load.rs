@@ -1,11 +1,11 @@
 //! Driving a check server over gRPC on loopback, open loop at a fixed rate
 //! or closed loop at full speed.
 //!
-//! Open loop: a pacer thread wakes at each request's scheduled time and
-//! hands the request to the client runtime, and latency is measured from
-//! the scheduled time, so a slow server cannot slow the arrivals down and
-//! hide its own queueing (coordinated omission). Closed loop: a fixed number
-//! of workers each send a request as soon as the previous one returned.
+//! Open loop: the client sends each request at its scheduled time and
+//! measures latency from that time, so a slow server cannot slow the
+//! arrivals down and hide its own queueing (coordinated omission). Closed
+//! loop: a fixed number of workers each send a request as soon as the
+//! previous one returned.
 
 use std::{
     net::SocketAddr,
@@ -16,7 +16,7 @@ use std::{
 use envoy_types::pb::envoy::service::auth::v3::{
     CheckRequest, authorization_client::AuthorizationClient,
 };
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TryRecvError};
 use tonic::transport::Channel;
 
 use crate::stats::{Samples, Summary};
@@ -30,6 +30,40 @@ pub struct LoadResult {
     pub throughput: f64,
     /// Requests that failed at the RPC level.
     pub errors: u64,
+}
+
+/// What one or more runs against a server collected.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Latency of each completed request.
+    pub samples: Samples,
+    /// Requests that failed at the RPC level.
+    pub errors: u64,
+    /// Time spent sending and waiting.
+    pub elapsed: Duration,
+}
+
+impl Tally {
+    /// Adds another run's results.
+    pub fn add(&mut self, other: Tally) {
+        self.samples.extend(&other.samples);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
+
+    /// Percentiles and throughput over everything collected.
+    pub fn result(mut self) -> LoadResult {
+        let seconds = self.elapsed.as_secs_f64();
+        LoadResult {
+            throughput: if seconds > 0.0 {
+                self.samples.len() as f64 / seconds
+            } else {
+                0.0
+            },
+            latency: self.samples.summary(),
+            errors: self.errors,
+        }
+    }
 }
 
 /// Connections to one server, shared by all senders.
@@ -60,27 +94,31 @@ impl Clients {
 }
 
 /// Sends `rate` requests per second for `duration`, cycling through
-/// `requests`. The pacer runs on its own thread; sends run on `runtime`.
-pub fn open_loop(
-    runtime: &tokio::runtime::Handle,
+/// `requests`. Run it on a current-thread runtime: its one thread never
+/// sleeps, yielding between sends so that the runtime polls the sockets,
+/// because on a virtual machine a sleeping thread wakes tens of
+/// microseconds late, which would blur both the send times and the
+/// responses. That thread holds one core for the run.
+pub async fn open_loop(
     clients: &Clients,
     requests: &Arc<Vec<CheckRequest>>,
     rate: u32,
     duration: Duration,
-) -> LoadResult {
+) -> Tally {
     let total = (f64::from(rate) * duration.as_secs_f64()) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let (tx, mut rx) = mpsc::unbounded_channel::<Result<Duration, ()>>();
 
-    tighten_timer_slack();
     let start = Instant::now() + Duration::from_millis(10);
     for i in 0..total {
         let scheduled = start + interval.mul_f64(i as f64);
-        wait_until(scheduled);
+        while Instant::now() < scheduled {
+            tokio::task::yield_now().await;
+        }
         let mut client = clients.client(i);
         let request = requests[i % requests.len()].clone();
         let tx = tx.clone();
-        runtime.spawn(async move {
+        tokio::spawn(async move {
             let outcome = client.check(request).await;
             let _ = tx.send(outcome.map(|_| scheduled.elapsed()).map_err(|_| ()));
         });
@@ -89,49 +127,18 @@ pub fn open_loop(
 
     let mut samples = Samples::with_capacity(total);
     let mut errors = 0;
-    while let Some(outcome) = rx.blocking_recv() {
-        match outcome {
-            Ok(latency) => samples.push(latency),
-            Err(()) => errors += 1,
-        }
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    LoadResult {
-        throughput: samples.len() as f64 / elapsed,
-        latency: samples.summary(),
-        errors,
-    }
-}
-
-/// Sleeps until shortly before `deadline`, then spins the last stretch.
-/// The pacer asks the kernel for tight timers (see [`tighten_timer_slack`]),
-/// so the spin stays short: a pacer that spun whole intervals would hold a
-/// core of a two-core machine and queue the client and server behind it.
-fn wait_until(deadline: Instant) {
-    const SPIN: Duration = Duration::from_micros(30);
     loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return;
-        }
-        let left = deadline - now;
-        if left > SPIN {
-            std::thread::sleep(left - SPIN);
-        } else {
-            std::hint::spin_loop();
+        match rx.try_recv() {
+            Ok(Ok(latency)) => samples.push(latency),
+            Ok(Err(())) => errors += 1,
+            Err(TryRecvError::Empty) => tokio::task::yield_now().await,
+            Err(TryRecvError::Disconnected) => break,
         }
     }
-}
-
-/// Lets this thread's sleeps end within a microsecond of their deadline
-/// instead of Linux's default 50 µs slack.
-#[allow(unsafe_code, reason = "prctl(PR_SET_TIMERSLACK) has no safe wrapper")]
-fn tighten_timer_slack() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and only changes
-    // the calling thread's timer slack; no memory is passed.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong, 0, 0, 0);
+    Tally {
+        samples,
+        errors,
+        elapsed: start.elapsed(),
     }
 }
 
@@ -141,7 +148,7 @@ pub async fn closed_loop(
     requests: &Arc<Vec<CheckRequest>>,
     concurrency: usize,
     duration: Duration,
-) -> LoadResult {
+) -> Tally {
     let deadline = Instant::now() + duration;
     let start = Instant::now();
     let mut workers = Vec::with_capacity(concurrency);
@@ -172,10 +179,9 @@ pub async fn closed_loop(
             errors += e;
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    LoadResult {
-        throughput: samples.len() as f64 / elapsed,
-        latency: samples.summary(),
+    Tally {
+        samples,
         errors,
+        elapsed: start.elapsed(),
     }
 }

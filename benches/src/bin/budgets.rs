@@ -137,7 +137,6 @@ fn check(args: &Args) -> anyhow::Result<bool> {
         connections: 4,
         concurrency: 32,
         server_threads: 1,
-        client_threads: 1,
     })?;
     if let [rate, max] = rows.as_slice() {
         checks.push(Check::new(

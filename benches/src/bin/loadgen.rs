@@ -33,9 +33,6 @@ struct Args {
     /// Threads serving checks.
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
-    /// Threads sending requests.
-    #[arg(long, default_value_t = 1)]
-    client_threads: usize,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -51,7 +48,6 @@ fn main() -> ExitCode {
         connections: args.connections,
         concurrency: args.concurrency,
         server_threads: args.server_threads,
-        client_threads: args.client_threads,
     };
     let rows = match run(&config) {
         Ok(rows) => rows,

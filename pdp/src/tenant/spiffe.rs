@@ -18,25 +18,34 @@ impl<'a> SpiffeId<'a> {
     /// Parses `uri`, or returns `None` when it is not an Istio identity.
     pub fn parse(uri: &'a str) -> Option<Self> {
         let rest = uri.strip_prefix("spiffe://")?;
-        let mut parts = rest.split('/');
-        let trust_domain = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next()? != "ns" {
+        let (trust_domain, rest) = segment(rest)?;
+        let ("ns", rest) = segment(rest?)? else {
             return None;
-        }
-        let namespace = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next()? != "sa" {
+        };
+        let (namespace, rest) = segment(rest?)?;
+        let ("sa", rest) = segment(rest?)? else {
             return None;
-        }
-        let service_account = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next().is_some() {
+        };
+        let (service_account, None) = segment(rest?)? else {
             return None;
-        }
+        };
         Some(Self {
             trust_domain,
             namespace,
             service_account,
         })
     }
+}
+
+/// The non-empty text before the first `/` and what follows it, if there
+/// is a `/`. Called on every request for two principals, so it scans bytes
+/// rather than going through the general string searcher.
+fn segment(s: &str) -> Option<(&str, Option<&str>)> {
+    let (head, tail) = match s.bytes().position(|b| b == b'/') {
+        Some(at) => (&s[..at], Some(&s[at + 1..])),
+        None => (s, None),
+    };
+    (!head.is_empty()).then_some((head, tail))
 }
 
 #[cfg(test)]
@@ -64,6 +73,8 @@ mod tests {
             "spiffe://cluster.local/ns//sa/b",
             "spiffe://cluster.local/sa/b/ns/a",
             "spiffe://cluster.local/ns/a/sa/b/extra",
+            "spiffe://cluster.local/ns/a/sa/b/",
+            "spiffe://cluster.local/ns/a/sa/",
             "spiffe:///ns/a/sa/b",
             "https://cluster.local/ns/a/sa/b",
         ] {
