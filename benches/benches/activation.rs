@@ -183,10 +183,5 @@ fn reload_one_of_1000(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    one_small_tenant,
-    cold_start,
-    reload_one_of_1000
-);
+criterion_group!(benches, one_small_tenant, cold_start, reload_one_of_1000);
 criterion_main!(benches);
