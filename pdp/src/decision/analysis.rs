@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use regorus::unstable::{AssignOp, Expr, Literal, Module, Query, Ref, Rule, RuleHead};
 
-use super::SourceError;
+use super::{SourceError, builtins::V0_ONLY};
 
 /// What a policy reads of `input`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,6 +158,8 @@ struct RuleInfo {
 /// Packages, imports and rules of all modules.
 struct Index {
     packages: Vec<Vec<String>>,
+    /// Whether each module is Rego v1.
+    rego_v1: Vec<bool>,
     imports: Vec<HashMap<String, Vec<String>>>,
     rules: Vec<RuleInfo>,
     /// Rules that only name a part of `input` (`http := input.attributes.request.http`),
@@ -217,6 +219,7 @@ impl Index {
         let aliases = input_aliases(&rules);
         Self {
             packages,
+            rego_v1: modules.iter().map(|m| m.rego_v1).collect(),
             imports,
             rules,
             aliases,
@@ -625,9 +628,11 @@ impl Walk<'_> {
             return;
         }
 
+        // OPA keeps its deprecated builtins from Rego v1 modules.
+        let deprecated = self.index.rego_v1[self.module] && V0_ONLY.contains(&name.as_str());
         let known = name == "print"
             || regorus::unstable::BUILTINS.contains_key(name.as_str())
-            || self.extensions.contains(&name);
+            || (self.extensions.contains(&name) && !deprecated);
         if known {
             self.builtins.insert(name);
         } else {

@@ -323,7 +323,7 @@ fn build_vm(
     config: &EngineConfig,
 ) -> Result<Evaluator, CompileErrors> {
     let vm_error = |message: String| CompileErrors(vec![SourceError::in_file("bundle", message)]);
-    let program = match Program::deserialize_binary(program).map_err(vm_error)? {
+    let mut program = match Program::deserialize_binary(program).map_err(vm_error)? {
         DeserializationResult::Complete(program) => program,
         DeserializationResult::Partial(_) => {
             return Err(vm_error(
@@ -331,6 +331,7 @@ fn build_vm(
             ));
         }
     };
+    builtins::replace_in_program(&mut program);
     let mut vm = RegoVM::new();
     vm.load_program(Arc::new(program));
     vm.set_data(deep_copy(data))

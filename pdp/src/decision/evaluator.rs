@@ -219,7 +219,10 @@ struct Slot(Mutex<Evaluator>);
 impl Slots {
     pub(crate) fn new(evaluators: Vec<Evaluator>) -> Self {
         Self {
-            slots: evaluators.into_iter().map(|e| Slot(Mutex::new(e))).collect(),
+            slots: evaluators
+                .into_iter()
+                .map(|e| Slot(Mutex::new(e)))
+                .collect(),
         }
     }
 

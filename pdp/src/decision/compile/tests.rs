@@ -207,3 +207,31 @@ fn remembered_answers_equal_fresh_evaluations() {
         );
     }
 }
+
+/// The VM has no extensions; a replaced builtin must still answer with the
+/// replacement there, not with the engine's original.
+#[test]
+fn replaced_builtins_answer_alike_on_the_vm_and_the_interpreter() {
+    let b = bundle(&[(
+        "p.rego",
+        "package p\n\
+         answers := [\n\
+           upper(input.s), lower(\"ΟΔΟΣ\"), semver.is_valid(input.v),\n\
+           semver.compare(input.v, \"1.2.4\"), regex.split(\"x*\", \"axbxc\"),\n\
+           time.format([0, \"UTC\", \"RFC822\"]),\n\
+         ]\n",
+    )]);
+    let input = json(r#"{"s": "straße", "v": "v1.2.3"}"#);
+    let expected = json(r#"["STRAßE", "οδοσ", true, -1, ["a", "b", "c"], "01 Jan 70 00:00 UTC"]"#);
+    let vm = CompiledPolicy::compile(&b, &[rule("p/answers")], &config(true)).unwrap();
+    assert_eq!(vm.engine_kind(), &EngineKind::Vm);
+    assert_eq!(
+        vm.evaluate(&rule("p/answers"), input.clone()).unwrap(),
+        expected
+    );
+    let interp = CompiledPolicy::compile(&b, &[rule("p/answers")], &config(false)).unwrap();
+    assert_eq!(
+        interp.evaluate(&rule("p/answers"), input).unwrap(),
+        expected
+    );
+}
