@@ -1,6 +1,7 @@
 //! Static checks the engine leaves to evaluation time, run at activation so
 //! that no request is the first to find them: calls to functions that do not
-//! exist, rules that depend on themselves, and Rego v1's `contains` keyword.
+//! exist, rules that depend on themselves, Rego v1's `contains` keyword, and
+//! literal arguments of the wrong type ([`types`]).
 //! The same walk records which parts of `input` the policy reads.
 //!
 //! The walk works on the engine's syntax tree. Names are resolved the way
@@ -14,6 +15,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use regorus::unstable::{AssignOp, Expr, Literal, Module, Query, Ref, Rule, RuleHead};
 
 use super::{SourceError, builtins::V0_ONLY};
+
+mod types;
 
 /// What a policy reads of `input`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,6 +97,7 @@ pub(crate) fn analyse(modules: &[Ref<Module>], extensions: &HashSet<String>) -> 
             builtins: &mut builtins[rule_idx],
             errors: &mut analysis.errors,
             input: &mut analysis.input,
+            mocked: false,
         };
         walk.rule(&info.rule, &info.path);
     }
@@ -443,6 +447,9 @@ struct Walk<'a> {
     builtins: &'a mut BTreeSet<String>,
     errors: &'a mut Vec<SourceError>,
     input: &'a mut InputUsage,
+    /// Inside a statement with `with`, where a function may be replaced and
+    /// its argument types are the replacement's business.
+    mocked: bool,
 }
 
 impl Walk<'_> {
@@ -499,7 +506,12 @@ impl Walk<'_> {
                     self.expr(value);
                     self.expr(collection);
                 }
-                Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => self.expr(expr),
+                Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => {
+                    let outer = self.mocked;
+                    self.mocked |= !stmt.with_mods.is_empty();
+                    self.expr(expr);
+                    self.mocked = outer;
+                }
                 Literal::Every { domain, query, .. } => {
                     self.expr(domain);
                     self.query(query);
@@ -518,8 +530,21 @@ impl Walk<'_> {
             Expr::Call {
                 fcn, params, span, ..
             } => {
-                self.call(fcn, span);
+                if let Some(builtin) = self.call(fcn, span)
+                    && !self.mocked
+                    && let Some(reason) = types::check_call(&builtin, params)
+                {
+                    self.type_error(span, reason);
+                }
                 params.iter().for_each(|p| self.expr(p));
+            }
+            Expr::ArithExpr { span, .. } | Expr::BinExpr { span, .. } => {
+                if !self.mocked
+                    && let Some(reason) = types::check_operator(expr)
+                {
+                    self.type_error(span, reason);
+                }
+                children(expr, |child| self.expr(child));
             }
             Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
                 self.expr(term);
@@ -604,9 +629,20 @@ impl Walk<'_> {
         }
     }
 
-    fn call(&mut self, fcn: &Expr, span: &regorus::unstable::Span) {
+    fn type_error(&mut self, span: &regorus::unstable::Span, reason: String) {
+        self.errors.push(SourceError::at(
+            span.source.file(),
+            span.source.contents(),
+            span.line,
+            span.col,
+            reason,
+        ));
+    }
+
+    /// Records a call; returns the builtin's name when it calls one.
+    fn call(&mut self, fcn: &Expr, span: &regorus::unstable::Span) -> Option<String> {
         let Some((segs, false)) = segments(fcn) else {
-            return;
+            return None;
         };
         let name = segs.join(".");
 
@@ -625,7 +661,7 @@ impl Walk<'_> {
         }
         if let Some(target) = candidates.iter().find_map(|c| self.index.function_at(c)) {
             self.deps.insert(target);
-            return;
+            return None;
         }
 
         // OPA keeps its deprecated builtins from Rego v1 modules.
@@ -634,7 +670,8 @@ impl Walk<'_> {
             || regorus::unstable::BUILTINS.contains_key(name.as_str())
             || (self.extensions.contains(&name) && !deprecated);
         if known {
-            self.builtins.insert(name);
+            self.builtins.insert(name.clone());
+            Some(name)
         } else {
             self.errors.push(SourceError::at(
                 span.source.file(),
@@ -643,6 +680,7 @@ impl Walk<'_> {
                 span.col,
                 format!("unknown function `{name}`"),
             ));
+            None
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Everything that can fail is found here, at activation, never on a
 //! request: syntax errors (several per file), package names outside the
-//! manifest roots, unknown functions, recursion, unsafe variables, and a
-//! decision path that names no rule. Any error rejects the whole bundle.
+//! manifest roots, unknown functions, recursion, unsafe variables, literal
+//! arguments of the wrong type, and a decision path that names no rule. Any
+//! error rejects the whole bundle.
 //! Once a bundle compiles, one independent engine per worker thread is built
 //! from it (see [`super::evaluator`]).
 

@@ -235,3 +235,31 @@ fn replaced_builtins_answer_alike_on_the_vm_and_the_interpreter() {
         expected
     );
 }
+
+#[test]
+fn a_literal_argument_of_the_wrong_type_is_refused_with_its_location() {
+    let b = bundle(&[(
+        "p.rego",
+        "package p\n\nallow if {\n  count(5) > 1\n  x := \"a\" + 1\n}\n",
+    )]);
+    let errors = CompiledPolicy::compile(&b, &[rule("p/allow")], &config(true)).unwrap_err();
+    let found: Vec<(u32, &str)> = errors
+        .0
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                4,
+                "invalid argument(s) for `count`: operand 1 must be string or array or set or object, not number"
+            ),
+            (
+                5,
+                "invalid argument(s) for `plus`: operand 1 must be number, not string"
+            ),
+        ]
+    );
+    assert_eq!(errors.0[0].source_line, "  count(5) > 1");
+}
