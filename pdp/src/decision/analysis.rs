@@ -53,11 +53,12 @@ pub(crate) struct RuleGraph {
 }
 
 impl RuleGraph {
-    /// Every rule reachable from the rules at `path` (included).
+    /// Every rule reachable from the rules at or under `path` (included):
+    /// a path may name a package, whose document holds all its rules.
     pub(crate) fn closure(&self, path: &[String]) -> BTreeSet<usize> {
         let mut seen = BTreeSet::new();
         let mut pending: Vec<usize> = (0..self.paths.len())
-            .filter(|&i| self.paths[i].as_slice() == path)
+            .filter(|&i| is_prefix(path, &self.paths[i]))
             .collect();
         while let Some(rule) = pending.pop() {
             if seen.insert(rule) {

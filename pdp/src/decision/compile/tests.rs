@@ -237,6 +237,57 @@ fn replaced_builtins_answer_alike_on_the_vm_and_the_interpreter() {
 }
 
 #[test]
+fn a_decision_path_naming_a_package_answers_its_whole_document() {
+    let b = bundle(&[
+        (
+            "p.rego",
+            "package envoy.authz\nallowed := input.ok\nheaders := {\"x\": \"1\"}\n",
+        ),
+        (
+            "data.json",
+            r#"{"envoy": {"authz": {"note": "from data"}}}"#,
+        ),
+    ]);
+    let package = rule("envoy/authz");
+    let policy =
+        CompiledPolicy::compile(&b, std::slice::from_ref(&package), &config(true)).unwrap();
+    assert!(!policy.names_rule(&package));
+    assert!(matches!(policy.engine_kind(), EngineKind::Interpreter(_)));
+    assert_eq!(
+        policy.evaluate(&package, json(r#"{"ok": true}"#)).unwrap(),
+        json(r#"{"allowed": true, "headers": {"x": "1"}, "note": "from data"}"#)
+    );
+
+    let nothing = rule("envoy/nothing/here");
+    let policy =
+        CompiledPolicy::compile(&b, std::slice::from_ref(&nothing), &config(true)).unwrap();
+    assert_eq!(
+        policy.evaluate(&nothing, json("{}")).unwrap(),
+        Value::Undefined
+    );
+}
+
+#[test]
+fn a_system_deny_path_must_name_a_rule() {
+    let b = bundle(&[(
+        "s.rego",
+        "package multi_tenant.policy\ndeny contains \"x\" if input.bad\n",
+    )]);
+    let config = config(true);
+    assert!(
+        crate::decision::SystemPolicy::compile(&b, &rule("multi_tenant/policy/deny"), &config)
+            .is_ok()
+    );
+    let err = crate::decision::SystemPolicy::compile(&b, &rule("multi_tenant/policy"), &config)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no rule defined at the system deny path"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_literal_argument_of_the_wrong_type_is_refused_with_its_location() {
     let b = bundle(&[(
         "p.rego",
