@@ -93,6 +93,17 @@ fn our_input_matches_the_opa_envoy_goldens() {
 }
 
 #[test]
+fn responses_match_the_opa_envoy_goldens() {
+    let (count, mismatches) = pdp_conformance::responses::run().expect("the goldens run");
+    assert!(count >= 20, "only {count} response goldens");
+    let failures: Vec<String> = mismatches
+        .iter()
+        .map(|m| format!("{}:\n  golden {}\n  ours   {}", m.name, m.golden, m.ours))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn a_missing_oracle_is_an_error_not_a_skip() {
     let missing = std::path::Path::new("/nonexistent/libopabridge.so");
     assert!(pdp_conformance::oracle::Oracle::load(missing).is_err());
