@@ -39,7 +39,11 @@ use pdp::{config::Config, server::Service};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use crate::envoy::{RequestSpec, check_request};
+use crate::{
+    envoy::{RequestSpec, check_request},
+    report::Suite,
+    run::{CaseResult, Verdict},
+};
 
 /// One golden file.
 #[derive(Debug, Deserialize)]
@@ -92,15 +96,28 @@ pub struct GrpcError {
     pub message: Option<String>,
 }
 
-/// A golden that the service answers differently, with both answers.
+/// One golden run through the service, with both answers.
 #[derive(Debug)]
-pub struct Mismatch {
+pub struct Outcome {
     /// The golden's name.
     pub name: String,
-    /// What the golden says.
+    /// What the golden says (normalised).
     pub golden: String,
-    /// What the service answered.
+    /// What the service answered (normalised).
     pub ours: String,
+    /// Whether they are equal.
+    pub agree: bool,
+    /// Whether the golden allows (status OK).
+    pub golden_allows: bool,
+    /// Whether the service's answer allows.
+    pub ours_allows: bool,
+}
+
+/// A response allows when its gRPC status is OK (code 0, left out).
+fn allows(response: &Json) -> bool {
+    response
+        .get("status")
+        .is_some_and(|status| status.get("code").is_none())
 }
 
 /// Reads every golden under `envoy/responses/`, sorted by name.
@@ -172,8 +189,8 @@ fn copy_system(to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every golden through one service; returns those that differ.
-pub fn run() -> anyhow::Result<(usize, Vec<Mismatch>)> {
+/// Runs every golden through one service.
+pub fn run() -> anyhow::Result<Vec<Outcome>> {
     let goldens = load(&crate::root().join("envoy/responses"))?;
     let work = tempfile::tempdir()?;
     copy_system(&work.path().join("system"))?;
@@ -190,7 +207,7 @@ pub fn run() -> anyhow::Result<(usize, Vec<Mismatch>)> {
         report.failed
     );
 
-    let mut mismatches = Vec::new();
+    let mut outcomes = Vec::new();
     for (name, golden) in &goldens {
         let request = golden.request.as_ref();
         let spec = RequestSpec {
@@ -237,15 +254,42 @@ pub fn run() -> anyhow::Result<(usize, Vec<Mismatch>)> {
                 golden_json(golden),
             ),
         };
-        if ours != expected {
-            mismatches.push(Mismatch {
-                name: name.clone(),
-                golden: expected.to_string(),
-                ours: ours.to_string(),
-            });
-        }
+        outcomes.push(Outcome {
+            name: name.clone(),
+            golden: expected.to_string(),
+            ours: ours.to_string(),
+            agree: ours == expected,
+            golden_allows: allows(&expected),
+            ours_allows: allows(&ours),
+        });
     }
-    Ok((goldens.len(), mismatches))
+    Ok(outcomes)
+}
+
+/// The goldens as a report suite; a golden never counts as a known
+/// divergence.
+pub fn suite() -> anyhow::Result<Suite> {
+    let results = run()?
+        .into_iter()
+        .map(|outcome| CaseResult {
+            name: format!("responses/{}", outcome.name),
+            category: "responses".into(),
+            verdict: if outcome.agree {
+                Verdict::Pass
+            } else {
+                Verdict::Diverge
+            },
+            ours_allows: outcome.ours_allows,
+            theirs_allows: outcome.golden_allows,
+            ours: outcome.ours,
+            theirs: outcome.golden,
+            note: None,
+        })
+        .collect();
+    Ok(Suite {
+        title: "Response goldens (CheckResponses, by OPA-Envoy's rules)".into(),
+        results,
+    })
 }
 
 fn golden_json(golden: &Golden) -> Json {
