@@ -533,17 +533,17 @@ impl Walk<'_> {
             } => {
                 if let Some(builtin) = self.call(fcn, span)
                     && !self.mocked
-                    && let Some(reason) = types::check_call(&builtin, params)
+                    && let Some(refused) = types::check_call(&builtin, params)
                 {
-                    self.type_error(span, reason);
+                    self.type_error(refused);
                 }
                 params.iter().for_each(|p| self.expr(p));
             }
-            Expr::ArithExpr { span, .. } | Expr::BinExpr { span, .. } => {
+            Expr::ArithExpr { .. } | Expr::BinExpr { .. } => {
                 if !self.mocked
-                    && let Some(reason) = types::check_operator(expr)
+                    && let Some(refused) = types::check_operator(expr)
                 {
-                    self.type_error(span, reason);
+                    self.type_error(refused);
                 }
                 children(expr, |child| self.expr(child));
             }
@@ -630,13 +630,15 @@ impl Walk<'_> {
         }
     }
 
-    fn type_error(&mut self, span: &regorus::unstable::Span, reason: String) {
+    /// Reported at the operand, where the mistake is.
+    fn type_error(&mut self, refused: types::Refused<'_>) {
+        let span = refused.operand.span();
         self.errors.push(SourceError::at(
             span.source.file(),
             span.source.contents(),
             span.line,
             span.col,
-            reason,
+            refused.reason,
         ));
     }
 

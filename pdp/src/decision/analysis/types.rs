@@ -147,9 +147,17 @@ fn wanted(types: Types) -> String {
     names.join(" or ")
 }
 
+/// A literal operand of the wrong type, and why it is refused.
+pub(super) struct Refused<'a> {
+    /// The operand, where the error points.
+    pub(super) operand: &'a Expr,
+    /// The reason, OPA's `invalid argument(s)` with what was expected.
+    pub(super) reason: String,
+}
+
 /// Why a call of builtin `name` with `params` cannot succeed, when a
 /// literal argument has a type its signature refuses.
-pub(super) fn check_call(name: &str, params: &[Ref<Expr>]) -> Option<String> {
+pub(super) fn check_call<'a>(name: &str, params: &'a [Ref<Expr>]) -> Option<Refused<'a>> {
     let (_, signature) = SIGNATURES.iter().find(|(n, _)| *n == name)?;
     // Extra arguments are outputs (`count(xs, n)`), not checked here.
     for (index, (param, want)) in params.iter().zip(signature.iter()).enumerate() {
@@ -157,7 +165,7 @@ pub(super) fn check_call(name: &str, params: &[Ref<Expr>]) -> Option<String> {
             continue;
         };
         if !want.allows(have) {
-            return Some(refusal(name, index, *want, have));
+            return Some(refusal(param, name, index, *want, have));
         }
     }
     None
@@ -167,7 +175,7 @@ pub(super) fn check_call(name: &str, params: &[Ref<Expr>]) -> Option<String> {
 /// succeed, when a literal operand has a type the operator refuses. `-`
 /// also takes sets (difference), and OPA's signature lets each operand be
 /// either, so a number minus a set is left to evaluation as OPA leaves it.
-pub(super) fn check_operator(expr: &Expr) -> Option<String> {
+pub(super) fn check_operator(expr: &Expr) -> Option<Refused<'_>> {
     let (name, want, lhs, rhs) = match expr {
         Expr::ArithExpr { op, lhs, rhs, .. } => match op {
             ArithOp::Add => ("plus", NUM, lhs, rhs),
@@ -184,15 +192,22 @@ pub(super) fn check_operator(expr: &Expr) -> Option<String> {
     };
     [lhs, rhs].into_iter().enumerate().find_map(|(i, operand)| {
         let have = literal_type(operand)?;
-        (!want.allows(have)).then(|| refusal(name, i, want, have))
+        (!want.allows(have)).then(|| refusal(operand, name, i, want, have))
     })
 }
 
-fn refusal(name: &str, index: usize, want: Types, have: Types) -> String {
-    format!(
+fn refusal<'a>(
+    operand: &'a Expr,
+    name: &str,
+    index: usize,
+    want: Types,
+    have: Types,
+) -> Refused<'a> {
+    let reason = format!(
         "invalid argument(s) for `{name}`: operand {} must be {}, not {}",
         index + 1,
         wanted(want),
         type_name(have)
-    )
+    );
+    Refused { operand, reason }
 }

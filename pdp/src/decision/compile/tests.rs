@@ -312,5 +312,7 @@ fn a_literal_argument_of_the_wrong_type_is_refused_with_its_location() {
             ),
         ]
     );
+    // The caret points at the operand that is wrong.
     assert_eq!(errors.0[0].source_line, "  count(5) > 1");
+    assert_eq!((errors.0[0].col, errors.0[1].col), (9, 9));
 }
