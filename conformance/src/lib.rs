@@ -7,6 +7,8 @@
 //! - [`generate`]: random policies and inputs (proptest).
 //! - [`envoy`]: whole bundles decided from Envoy `CheckRequest`s, against
 //!   OPA-Envoy's input and response rules.
+//! - [`responses`]: golden `CheckResponse`s for every decision form and
+//!   failure, written from OPA-Envoy's response rules.
 //! - [`report`]: counts, known divergences, `REPORT.md`.
 //!
 //! The `conformance` binary runs everything and writes `REPORT.md`; the
@@ -18,6 +20,7 @@ pub mod exact;
 pub mod generate;
 pub mod oracle;
 pub mod report;
+pub mod responses;
 pub mod run;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let suites = vec![
         pdp_conformance::curated(&oracle)?,
         pdp_conformance::envoy::suite(&oracle)?,
+        pdp_conformance::responses::suite()?,
         pdp_conformance::generated(
             &oracle,
             pdp_conformance::generated_count(),

@@ -1,6 +1,7 @@
 //! Static checks the engine leaves to evaluation time, run at activation so
 //! that no request is the first to find them: calls to functions that do not
-//! exist, rules that depend on themselves, and Rego v1's `contains` keyword.
+//! exist, rules that depend on themselves, Rego v1's `contains` keyword, and
+//! literal arguments of the wrong type ([`types`]).
 //! The same walk records which parts of `input` the policy reads.
 //!
 //! The walk works on the engine's syntax tree. Names are resolved the way
@@ -13,7 +14,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use regorus::unstable::{AssignOp, Expr, Literal, Module, Query, Ref, Rule, RuleHead};
 
-use super::SourceError;
+use super::{SourceError, builtins::V0_ONLY};
+
+mod types;
 
 /// What a policy reads of `input`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,11 +53,12 @@ pub(crate) struct RuleGraph {
 }
 
 impl RuleGraph {
-    /// Every rule reachable from the rules at `path` (included).
+    /// Every rule reachable from the rules at or under `path` (included):
+    /// a path may name a package, whose document holds all its rules.
     pub(crate) fn closure(&self, path: &[String]) -> BTreeSet<usize> {
         let mut seen = BTreeSet::new();
         let mut pending: Vec<usize> = (0..self.paths.len())
-            .filter(|&i| self.paths[i].as_slice() == path)
+            .filter(|&i| is_prefix(path, &self.paths[i]))
             .collect();
         while let Some(rule) = pending.pop() {
             if seen.insert(rule) {
@@ -94,6 +98,7 @@ pub(crate) fn analyse(modules: &[Ref<Module>], extensions: &HashSet<String>) -> 
             builtins: &mut builtins[rule_idx],
             errors: &mut analysis.errors,
             input: &mut analysis.input,
+            mocked: false,
         };
         walk.rule(&info.rule, &info.path);
     }
@@ -158,6 +163,8 @@ struct RuleInfo {
 /// Packages, imports and rules of all modules.
 struct Index {
     packages: Vec<Vec<String>>,
+    /// Whether each module is Rego v1.
+    rego_v1: Vec<bool>,
     imports: Vec<HashMap<String, Vec<String>>>,
     rules: Vec<RuleInfo>,
     /// Rules that only name a part of `input` (`http := input.attributes.request.http`),
@@ -217,6 +224,7 @@ impl Index {
         let aliases = input_aliases(&rules);
         Self {
             packages,
+            rego_v1: modules.iter().map(|m| m.rego_v1).collect(),
             imports,
             rules,
             aliases,
@@ -440,6 +448,9 @@ struct Walk<'a> {
     builtins: &'a mut BTreeSet<String>,
     errors: &'a mut Vec<SourceError>,
     input: &'a mut InputUsage,
+    /// Inside a statement with `with`, where a function may be replaced and
+    /// its argument types are the replacement's business.
+    mocked: bool,
 }
 
 impl Walk<'_> {
@@ -496,7 +507,12 @@ impl Walk<'_> {
                     self.expr(value);
                     self.expr(collection);
                 }
-                Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => self.expr(expr),
+                Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => {
+                    let outer = self.mocked;
+                    self.mocked |= !stmt.with_mods.is_empty();
+                    self.expr(expr);
+                    self.mocked = outer;
+                }
                 Literal::Every { domain, query, .. } => {
                     self.expr(domain);
                     self.query(query);
@@ -515,8 +531,21 @@ impl Walk<'_> {
             Expr::Call {
                 fcn, params, span, ..
             } => {
-                self.call(fcn, span);
+                if let Some(builtin) = self.call(fcn, span)
+                    && !self.mocked
+                    && let Some(refused) = types::check_call(&builtin, params)
+                {
+                    self.type_error(refused);
+                }
                 params.iter().for_each(|p| self.expr(p));
+            }
+            Expr::ArithExpr { .. } | Expr::BinExpr { .. } => {
+                if !self.mocked
+                    && let Some(refused) = types::check_operator(expr)
+                {
+                    self.type_error(refused);
+                }
+                children(expr, |child| self.expr(child));
             }
             Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
                 self.expr(term);
@@ -601,9 +630,22 @@ impl Walk<'_> {
         }
     }
 
-    fn call(&mut self, fcn: &Expr, span: &regorus::unstable::Span) {
+    /// Reported at the operand, where the mistake is.
+    fn type_error(&mut self, refused: types::Refused<'_>) {
+        let span = refused.operand.span();
+        self.errors.push(SourceError::at(
+            span.source.file(),
+            span.source.contents(),
+            span.line,
+            span.col,
+            refused.reason,
+        ));
+    }
+
+    /// Records a call; returns the builtin's name when it calls one.
+    fn call(&mut self, fcn: &Expr, span: &regorus::unstable::Span) -> Option<String> {
         let Some((segs, false)) = segments(fcn) else {
-            return;
+            return None;
         };
         let name = segs.join(".");
 
@@ -622,14 +664,17 @@ impl Walk<'_> {
         }
         if let Some(target) = candidates.iter().find_map(|c| self.index.function_at(c)) {
             self.deps.insert(target);
-            return;
+            return None;
         }
 
+        // OPA keeps its deprecated builtins from Rego v1 modules.
+        let deprecated = self.index.rego_v1[self.module] && V0_ONLY.contains(&name.as_str());
         let known = name == "print"
             || regorus::unstable::BUILTINS.contains_key(name.as_str())
-            || self.extensions.contains(&name);
+            || (self.extensions.contains(&name) && !deprecated);
         if known {
-            self.builtins.insert(name);
+            self.builtins.insert(name.clone());
+            Some(name)
         } else {
             self.errors.push(SourceError::at(
                 span.source.file(),
@@ -638,6 +683,7 @@ impl Walk<'_> {
                 span.col,
                 format!("unknown function `{name}`"),
             ));
+            None
         }
     }
 }

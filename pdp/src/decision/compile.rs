@@ -2,8 +2,12 @@
 //!
 //! Everything that can fail is found here, at activation, never on a
 //! request: syntax errors (several per file), package names outside the
-//! manifest roots, unknown functions, recursion, unsafe variables, and a
-//! decision path that names no rule. Any error rejects the whole bundle.
+//! manifest roots, unknown functions, recursion, unsafe variables and
+//! literal arguments of the wrong type. Any error rejects the whole bundle.
+//!
+//! A decision path may name a rule or, as in OPA, any other document: a
+//! package (whose rules and data make up one object), a part of the data,
+//! or nothing at all, which is undefined on every request.
 //! Once a bundle compiles, one independent engine per worker thread is built
 //! from it (see [`super::evaluator`]).
 
@@ -96,6 +100,8 @@ pub struct CompiledPolicy {
     modules: Arc<[RegoModule]>,
     data: Value,
     entrypoints: Vec<RulePath>,
+    /// The entry points that name a document other than a rule.
+    documents: Vec<RulePath>,
     input: InputUsage,
     plan: InputPlan,
     /// Why results are not remembered, or `None` when they are.
@@ -131,6 +137,7 @@ impl CompiledPolicy {
 
         let modules: Arc<[RegoModule]> = bundle.modules.clone().into();
         let mut template = build_engine(&modules, &bundle.data, config, entrypoints)?;
+        let documents = documents(&mut template, entrypoints);
         let slots = config.worker_threads + 1;
 
         let no_memo = entrypoints.iter().find_map(|entry| {
@@ -139,7 +146,7 @@ impl CompiledPolicy {
                 .first_call_of(&entry.segments(), NONDETERMINISTIC_BUILTINS)
                 .map(|builtin| format!("it calls `{builtin}`"))
         });
-        let vm_program = vm_program(&analysis, &mut template, entrypoints, config);
+        let vm_program = vm_program(&analysis, &mut template, entrypoints, &documents, config);
         let (kind, mut evaluators) = match vm_program {
             Ok(program) => {
                 let vms = (0..slots)
@@ -148,10 +155,10 @@ impl CompiledPolicy {
                 (EngineKind::Vm, vms)
             }
             Err(reason) => {
-                let mut engines = vec![Evaluator::interpreter(template)];
+                let mut engines = vec![Evaluator::interpreter(template, documents.clone())];
                 for _ in 1..slots {
                     let engine = build_engine(&modules, &bundle.data, config, entrypoints)?;
-                    engines.push(Evaluator::interpreter(engine));
+                    engines.push(Evaluator::interpreter(engine, documents.clone()));
                 }
                 (EngineKind::Interpreter(reason), engines)
             }
@@ -169,6 +176,7 @@ impl CompiledPolicy {
             modules,
             data: bundle.data.clone(),
             entrypoints: entrypoints.to_vec(),
+            documents,
             input: analysis.input,
             plan,
             no_memo,
@@ -218,6 +226,12 @@ impl CompiledPolicy {
     /// The rules the policy was compiled to answer.
     pub fn entrypoints(&self) -> &[RulePath] {
         &self.entrypoints
+    }
+
+    /// Whether entry point `path` names a rule (rather than a package, a
+    /// part of the data, or nothing).
+    pub fn names_rule(&self, path: &RulePath) -> bool {
+        self.entrypoints.contains(path) && !self.documents.contains(path)
     }
 
     /// The engine settings it was compiled with.
@@ -294,10 +308,16 @@ fn vm_program(
     analysis: &analysis::Analysis,
     template: &mut Engine,
     entrypoints: &[RulePath],
+    documents: &[RulePath],
     config: &EngineConfig,
 ) -> Result<Vec<u8>, String> {
     if !config.vm {
         return Err("the VM is turned off in the configuration".to_owned());
+    }
+    if let Some(document) = documents.first() {
+        return Err(format!(
+            "decision path `{document}` names a document, not a rule, which the VM cannot evaluate"
+        ));
     }
     for entry in entrypoints {
         if let Some(reason) = conflict_risk(&analysis.graph, &entry.segments()) {
@@ -323,7 +343,7 @@ fn build_vm(
     config: &EngineConfig,
 ) -> Result<Evaluator, CompileErrors> {
     let vm_error = |message: String| CompileErrors(vec![SourceError::in_file("bundle", message)]);
-    let program = match Program::deserialize_binary(program).map_err(vm_error)? {
+    let mut program = match Program::deserialize_binary(program).map_err(vm_error)? {
         DeserializationResult::Complete(program) => program,
         DeserializationResult::Partial(_) => {
             return Err(vm_error(
@@ -331,6 +351,7 @@ fn build_vm(
             ));
         }
     };
+    builtins::replace_in_program(&mut program);
     let mut vm = RegoVM::new();
     vm.load_program(Arc::new(program));
     vm.set_data(deep_copy(data))
@@ -379,16 +400,13 @@ pub(super) fn build_engine(
         .add_data(deep_copy(data))
         .map_err(|err| CompileErrors(vec![SourceError::in_file("data", format!("{err:#}"))]))?;
 
+    // Compiling an entry point prepares the engine first, so an entry point
+    // that names a document rather than a rule still prepares it.
     let mut errors = Vec::new();
     for entry in entrypoints {
         if let Err(err) = engine.compile_with_entrypoint(entry.reference()) {
             let text = format!("{err:#}");
-            if text.contains("not a valid rule path") {
-                errors.push(SourceError::in_file(
-                    "bundle",
-                    format!("no rule defined at decision path `{entry}`"),
-                ));
-            } else {
+            if !names_no_rule(&text) {
                 let fallback = modules.first().map_or("bundle", |m| m.path.as_str());
                 errors.push(SourceError::from_engine(&err, fallback));
             }
@@ -400,6 +418,26 @@ pub(super) fn build_engine(
     // Printing is for debugging; drop what the preparation gathered.
     let _ = engine.take_prints();
     Ok(engine)
+}
+
+/// The engine's answer when asked to compile a path that is not a rule.
+fn names_no_rule(error: &str) -> bool {
+    error.contains("not a valid rule path")
+}
+
+/// The entry points of a prepared engine that name no rule; they are
+/// evaluated as queries for the whole document at their path.
+fn documents(engine: &mut Engine, entrypoints: &[RulePath]) -> Vec<RulePath> {
+    entrypoints
+        .iter()
+        .filter(
+            |entry| match engine.compile_with_entrypoint(entry.reference()) {
+                Ok(_) => false,
+                Err(err) => names_no_rule(&format!("{err:#}")),
+            },
+        )
+        .cloned()
+        .collect()
 }
 
 /// Copies a value without sharing any reference-counted part, so that each

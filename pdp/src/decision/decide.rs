@@ -29,13 +29,22 @@ pub struct SystemPolicy {
 }
 
 impl SystemPolicy {
-    /// Compiles the system bundle; it must define a rule at `deny`.
+    /// Compiles the system bundle; it must define a rule at `deny`. Unlike
+    /// a tenant's decision path, the deny path may not name a package or
+    /// nothing: an undefined deny set denies nothing, so a mistyped path
+    /// would silently turn the guardrails off.
     pub fn compile(
         bundle: &Bundle,
         deny: &RulePath,
         config: &EngineConfig,
     ) -> Result<Self, CompileErrors> {
         let policy = CompiledPolicy::compile(bundle, std::slice::from_ref(deny), config)?;
+        if !policy.names_rule(deny) {
+            return Err(CompileErrors(vec![SourceError::in_file(
+                "bundle",
+                format!("no rule defined at the system deny path `{deny}`"),
+            )]));
+        }
         Ok(Self {
             revision: bundle.revision().to_owned(),
             deny: deny.clone(),
@@ -79,6 +88,15 @@ impl TenantPolicy {
             CompileErrors(vec![SourceError::in_file(".manifest", err.to_string())])
         })?;
         let policy = CompiledPolicy::compile(bundle, std::slice::from_ref(&decision), config)?;
+        if !policy.names_rule(&decision) {
+            // OPA-Envoy answers such a path with the document there (a
+            // package's rules as one object), or undefined, which denies.
+            tracing::info!(
+                tenant = %name,
+                policy.path = %decision,
+                "decision path names no rule; it is evaluated as a whole document"
+            );
+        }
         Ok(Self {
             name,
             revision: bundle.revision().to_owned(),

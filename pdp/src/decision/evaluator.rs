@@ -77,15 +77,18 @@ pub struct Evaluator {
 
 #[derive(Debug)]
 enum EngineImpl {
-    Interpreter(Box<Engine>),
+    /// The interpreter, and the entry points it evaluates as whole
+    /// documents (a package, a part of the data) rather than rules.
+    Interpreter(Box<Engine>, Vec<RulePath>),
     Vm(Box<RegoVM>),
 }
 
 impl Evaluator {
-    /// Wraps an interpreter that has been loaded and prepared.
-    pub(crate) fn interpreter(engine: Engine) -> Self {
+    /// Wraps an interpreter that has been loaded and prepared; `documents`
+    /// are the entry points that name no rule.
+    pub(crate) fn interpreter(engine: Engine, documents: Vec<RulePath>) -> Self {
         Self {
-            engine: EngineImpl::Interpreter(Box::new(engine)),
+            engine: EngineImpl::Interpreter(Box::new(engine), documents),
             memo: None,
         }
     }
@@ -136,10 +139,15 @@ impl Evaluator {
     /// is undefined for this input.
     pub fn eval(&mut self, rule: &RulePath, input: Value) -> Result<Value, EvalError> {
         let outcome = match &mut self.engine {
-            EngineImpl::Interpreter(engine) => {
+            EngineImpl::Interpreter(engine, documents) => {
                 engine.set_input(input);
+                let whole_document = documents.contains(rule);
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    engine.eval_rule(rule.reference().to_string())
+                    if whole_document {
+                        eval_document(engine, rule)
+                    } else {
+                        engine.eval_rule(rule.reference().to_string())
+                    }
                 }));
                 // Release the request's input, and drain `print` output so it
                 // cannot pile up; prints are a debugging aid, kept at debug.
@@ -176,6 +184,20 @@ impl Evaluator {
     pub fn is_vm(&self) -> bool {
         matches!(self.engine, EngineImpl::Vm(_))
     }
+}
+
+/// The value of the document at `path` (a package's rules and data as one
+/// object), as OPA answers a decision path that names no rule; `Undefined`
+/// when nothing is there.
+fn eval_document(engine: &mut Engine, path: &RulePath) -> anyhow::Result<Value> {
+    let results = engine.eval_query(path.reference().to_string(), false)?;
+    let value = results
+        .result
+        .into_iter()
+        .next()
+        .and_then(|result| result.expressions.into_iter().next())
+        .map_or(Value::Undefined, |expression| expression.value);
+    Ok(value)
 }
 
 fn classify(err: &anyhow::Error) -> EvalError {

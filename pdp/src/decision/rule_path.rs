@@ -3,7 +3,8 @@
 
 use std::{fmt, sync::Arc};
 
-/// A path that names a rule under `data`.
+/// A decision path under `data`: a rule, or (as OPA-Envoy allows) any
+/// other document, such as a package.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RulePath {
     /// As configured, e.g. `envoy/authz/allow`.
@@ -18,9 +19,9 @@ pub enum RulePathError {
     /// Nothing but slashes.
     #[error("decision path `{0}` is empty")]
     Empty(String),
-    /// A numeric segment: OPA would index into a value, but a decision must
-    /// name a rule.
-    #[error("decision path `{path}` has the numeric segment `{segment}`; it must name a rule")]
+    /// A numeric segment: OPA would index into an array with it; such paths
+    /// are not supported.
+    #[error("decision path `{path}` has the numeric segment `{segment}`, which is not supported")]
     Numeric {
         /// The path.
         path: String,

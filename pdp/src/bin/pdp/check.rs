@@ -32,7 +32,14 @@ pub(crate) struct CheckArgs {
 /// What was checked and how it went.
 struct Outcome {
     name: String,
-    result: Result<String, Vec<SourceError>>,
+    result: Result<Checked, Vec<SourceError>>,
+}
+
+/// A bundle that compiles: its revision, and what its author may want to
+/// know although nothing is wrong.
+struct Checked {
+    revision: String,
+    note: Option<String>,
 }
 
 pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -125,12 +132,12 @@ fn check_one(path: &Path, as_system: bool, config: &Config, engine: &EngineConfi
     };
 
     let compiled = if as_system {
-        SystemPolicy::compile(&bundle, &config.decision.system_deny_path, engine).map(|_| ())
+        SystemPolicy::compile(&bundle, &config.decision.system_deny_path, engine).map(|_| None)
     } else {
         match tenant_name(path) {
             Ok(tenant) => {
                 TenantPolicy::compile(tenant, &bundle, &config.decision.default_path, engine)
-                    .map(|_| ())
+                    .map(|tenant| document_note(&tenant))
             }
             Err(err) => Err(CompileErrors(vec![SourceError::in_file(
                 &name,
@@ -142,9 +149,21 @@ fn check_one(path: &Path, as_system: bool, config: &Config, engine: &EngineConfi
     Outcome {
         name,
         result: compiled
-            .map(|()| revision)
+            .map(|note| Checked { revision, note })
             .map_err(|CompileErrors(errors)| errors),
     }
+}
+
+/// A decision path that names no rule is valid (OPA-Envoy answers the
+/// document there), but it is also what a typo looks like.
+fn document_note(tenant: &TenantPolicy) -> Option<String> {
+    (!tenant.policy.names_rule(&tenant.decision)).then(|| {
+        format!(
+            "decision path `{}` names no rule: the whole document there is the decision, \
+             and where there is nothing every request is denied",
+            tenant.decision
+        )
+    })
 }
 
 /// The tenant a bundle path names; a bundle checked on its own under a name
@@ -165,8 +184,15 @@ fn print(outcomes: &[Outcome]) -> bool {
     let mut failed = false;
     for outcome in outcomes {
         match &outcome.result {
-            Ok(revision) if revision.is_empty() => println!("ok    {}", outcome.name),
-            Ok(revision) => println!("ok    {} (revision {revision})", outcome.name),
+            Ok(checked) => {
+                match checked.revision.as_str() {
+                    "" => println!("ok    {}", outcome.name),
+                    revision => println!("ok    {} (revision {revision})", outcome.name),
+                }
+                if let Some(note) = &checked.note {
+                    println!("      note: {note}");
+                }
+            }
             Err(errors) => {
                 failed = true;
                 println!(

@@ -207,3 +207,112 @@ fn remembered_answers_equal_fresh_evaluations() {
         );
     }
 }
+
+/// The VM has no extensions; a replaced builtin must still answer with the
+/// replacement there, not with the engine's original.
+#[test]
+fn replaced_builtins_answer_alike_on_the_vm_and_the_interpreter() {
+    let b = bundle(&[(
+        "p.rego",
+        "package p\n\
+         answers := [\n\
+           upper(input.s), lower(\"ΟΔΟΣ\"), semver.is_valid(input.v),\n\
+           semver.compare(input.v, \"1.2.4\"), regex.split(\"x*\", \"axbxc\"),\n\
+           time.format([0, \"UTC\", \"RFC822\"]),\n\
+         ]\n",
+    )]);
+    let input = json(r#"{"s": "straße", "v": "v1.2.3"}"#);
+    let expected = json(r#"["STRAßE", "οδοσ", true, -1, ["a", "b", "c"], "01 Jan 70 00:00 UTC"]"#);
+    let vm = CompiledPolicy::compile(&b, &[rule("p/answers")], &config(true)).unwrap();
+    assert_eq!(vm.engine_kind(), &EngineKind::Vm);
+    assert_eq!(
+        vm.evaluate(&rule("p/answers"), input.clone()).unwrap(),
+        expected
+    );
+    let interp = CompiledPolicy::compile(&b, &[rule("p/answers")], &config(false)).unwrap();
+    assert_eq!(
+        interp.evaluate(&rule("p/answers"), input).unwrap(),
+        expected
+    );
+}
+
+#[test]
+fn a_decision_path_naming_a_package_answers_its_whole_document() {
+    let b = bundle(&[
+        (
+            "p.rego",
+            "package envoy.authz\nallowed := input.ok\nheaders := {\"x\": \"1\"}\n",
+        ),
+        (
+            "data.json",
+            r#"{"envoy": {"authz": {"note": "from data"}}}"#,
+        ),
+    ]);
+    let package = rule("envoy/authz");
+    let policy =
+        CompiledPolicy::compile(&b, std::slice::from_ref(&package), &config(true)).unwrap();
+    assert!(!policy.names_rule(&package));
+    assert!(matches!(policy.engine_kind(), EngineKind::Interpreter(_)));
+    assert_eq!(
+        policy.evaluate(&package, json(r#"{"ok": true}"#)).unwrap(),
+        json(r#"{"allowed": true, "headers": {"x": "1"}, "note": "from data"}"#)
+    );
+
+    let nothing = rule("envoy/nothing/here");
+    let policy =
+        CompiledPolicy::compile(&b, std::slice::from_ref(&nothing), &config(true)).unwrap();
+    assert_eq!(
+        policy.evaluate(&nothing, json("{}")).unwrap(),
+        Value::Undefined
+    );
+}
+
+#[test]
+fn a_system_deny_path_must_name_a_rule() {
+    let b = bundle(&[(
+        "s.rego",
+        "package multi_tenant.policy\ndeny contains \"x\" if input.bad\n",
+    )]);
+    let config = config(true);
+    assert!(
+        crate::decision::SystemPolicy::compile(&b, &rule("multi_tenant/policy/deny"), &config)
+            .is_ok()
+    );
+    let err = crate::decision::SystemPolicy::compile(&b, &rule("multi_tenant/policy"), &config)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no rule defined at the system deny path"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_literal_argument_of_the_wrong_type_is_refused_with_its_location() {
+    let b = bundle(&[(
+        "p.rego",
+        "package p\n\nallow if {\n  count(5) > 1\n  x := \"a\" + 1\n}\n",
+    )]);
+    let errors = CompiledPolicy::compile(&b, &[rule("p/allow")], &config(true)).unwrap_err();
+    let found: Vec<(u32, &str)> = errors
+        .0
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                4,
+                "invalid argument(s) for `count`: operand 1 must be string or array or set or object, not number"
+            ),
+            (
+                5,
+                "invalid argument(s) for `plus`: operand 1 must be number, not string"
+            ),
+        ]
+    );
+    // The caret points at the operand that is wrong.
+    assert_eq!(errors.0[0].source_line, "  count(5) > 1");
+    assert_eq!((errors.0[0].col, errors.0[1].col), (9, 9));
+}
