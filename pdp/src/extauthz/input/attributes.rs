@@ -4,6 +4,8 @@
 //! Each message is unpacked field by field, so a new field in a future
 //! Envoy API breaks the build here instead of going silently missing.
 
+use std::sync::LazyLock;
+
 use base64::Engine as _;
 use envoy_types::pb::{
     envoy::{
@@ -26,6 +28,12 @@ use super::{
 };
 use crate::{decision::Need, extauthz::request::RequestView};
 
+/// Stand-ins for messages Envoy left out, built once rather than per
+/// request: a default `AttributeContext` is a few hundred bytes to fill in
+/// and drop.
+static EMPTY_CONTEXT: LazyLock<AttributeContext> = LazyLock::new(AttributeContext::default);
+static EMPTY_PEER: LazyLock<Peer> = LazyLock::new(Peer::default);
+
 /// `input.attributes`; `None` when there is nothing to show.
 pub(super) fn attribute_context(
     ctx: Option<&AttributeContext>,
@@ -33,7 +41,6 @@ pub(super) fn attribute_context(
     need: Need<'_>,
     tenants: TenantLabels<'_>,
 ) -> Option<Fields> {
-    let empty = AttributeContext::default();
     let AttributeContext {
         source,
         destination,
@@ -42,7 +49,7 @@ pub(super) fn attribute_context(
         metadata_context,
         route_metadata_context,
         tls_session,
-    } = ctx.unwrap_or(&empty);
+    } = ctx.unwrap_or(&EMPTY_CONTEXT);
 
     let mut out = Fields::new();
     out.nested(need, key!("source"), |n| {
@@ -80,14 +87,13 @@ fn peer(p: Option<&Peer>, need: Need<'_>, tenant: Option<&str>) -> Option<Fields
     if p.is_none() && tenant.is_none() {
         return None;
     }
-    let empty = Peer::default();
     let Peer {
         address,
         service,
         labels,
         principal,
         certificate,
-    } = p.unwrap_or(&empty);
+    } = p.unwrap_or(&EMPTY_PEER);
 
     let mut out = Fields::new();
     out.nested(need, key!("address"), |n| {
