@@ -135,42 +135,52 @@ pub fn run(config: &CompareConfig) -> anyhow::Result<Vec<Row>> {
     })?;
     let turns = turns(config.duration);
 
+    let servers_in_turn = [&to_noop, &to_service];
+
     let mut rows = Vec::new();
     for &rate in &config.rates {
-        let run = |clients: &Clients, length: Duration| {
-            client.block_on(open_loop(clients, &requests, rate, length))
-        };
-        run(&to_noop, config.warmup);
-        run(&to_service, config.warmup);
-        let (mut noop, mut service) = (Tally::default(), Tally::default());
-        for _ in 0..turns {
-            noop.add(run(&to_noop, TURN));
-            service.add(run(&to_service, TURN));
-        }
-        rows.push(Row {
-            load: format!("{rate} rps"),
-            noop: noop.result(),
-            service: service.result(),
-        });
+        rows.push(in_turns(
+            format!("{rate} rps"),
+            servers_in_turn,
+            config.warmup,
+            turns,
+            |clients, length| client.block_on(open_loop(clients, &requests, rate, length)),
+        ));
     }
-
-    let run = |clients: &Clients, length: Duration| {
-        client.block_on(closed_loop(clients, &requests, config.concurrency, length))
-    };
-    run(&to_noop, config.warmup);
-    run(&to_service, config.warmup);
-    let (mut noop, mut service) = (Tally::default(), Tally::default());
-    for _ in 0..turns {
-        noop.add(run(&to_noop, TURN));
-        service.add(run(&to_service, TURN));
-    }
-    rows.push(Row {
-        load: "max".to_owned(),
-        noop: noop.result(),
-        service: service.result(),
-    });
+    rows.push(in_turns(
+        "max".to_owned(),
+        servers_in_turn,
+        config.warmup,
+        turns,
+        |clients, length| {
+            client.block_on(closed_loop(clients, &requests, config.concurrency, length))
+        },
+    ));
     drop(servers);
     Ok(rows)
+}
+
+/// One load level: a warm-up for each server, then `turns` turns each,
+/// alternating, pooled per server.
+fn in_turns(
+    load: String,
+    [noop_clients, service_clients]: [&Clients; 2],
+    warmup: Duration,
+    turns: u32,
+    run: impl Fn(&Clients, Duration) -> Tally,
+) -> Row {
+    run(noop_clients, warmup);
+    run(service_clients, warmup);
+    let (mut noop, mut service) = (Tally::default(), Tally::default());
+    for _ in 0..turns {
+        noop.add(run(noop_clients, TURN));
+        service.add(run(service_clients, TURN));
+    }
+    Row {
+        load,
+        noop: noop.result(),
+        service: service.result(),
+    }
 }
 
 /// Turns per server for `duration` of measurement on each.

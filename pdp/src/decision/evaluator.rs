@@ -110,7 +110,8 @@ impl Evaluator {
 
     /// Evaluates entry point `entry` (`rule`) against `input`, or answers
     /// from the memo, keyed by the values at the leaves of `plan` (the
-    /// policy's own: `input` may hold more, which the policy never reads). `Value::Undefined` means the rule is undefined.
+    /// policy's own: `input` may hold more, which the policy never reads).
+    /// `Value::Undefined` means the rule is undefined.
     pub(crate) fn eval_entry(
         &mut self,
         entry: usize,

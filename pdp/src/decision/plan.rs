@@ -5,9 +5,10 @@
 //! path a policy reads under `input`, and the input builder builds only
 //! what the plan names. A request builds one input for both of its
 //! policies, from the union of the system bundle's plan and the tenant's
-//! ([`Need::either`]); each policy's memo keys on its own plan's leaves. Anything read as a whole (a bare `input`, a key only
-//! known at evaluation time, a value passed to a function) makes its whole
-//! subtree part of the plan, so a policy always sees every part it could read.
+//! ([`Need::either`]); each policy's memo keys on its own plan's leaves.
+//! Anything read as a whole (a bare `input`, a key only known at evaluation
+//! time, a value passed to a function) makes its whole subtree part of the
+//! plan, so a policy always sees every part it could read.
 
 use regorus::Value;
 
@@ -178,10 +179,7 @@ impl<'a> Need<'a> {
             Self::Either(a, b) => match (a.get(key), b.get(key)) {
                 (None, None) => None,
                 (Some(one), None) | (None, Some(one)) => Some(Self::of(one)),
-                (Some(x), Some(y)) => Some(match (Self::of(x), Self::of(y)) {
-                    (Self::Keys(x), Self::Keys(y)) => Self::Either(x, y),
-                    _ => Self::All,
-                }),
+                (Some(x), Some(y)) => Some(Self::of(x).either(Self::of(y))),
             },
         }
     }
