@@ -8,14 +8,13 @@
 
 use std::{future::Future, sync::Arc};
 
-use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::server::TcpIncoming;
 
 use crate::{
     api::{self, ApiState},
     config::Config,
-    extauthz::{CheckOptions, CheckService, InputOptions, reflection},
+    extauthz::{AuthorizationService, CheckOptions, CheckService, InputOptions, reflection},
     metrics::Metrics,
     registry::{ActivationReport, Registry, RegistryConfig},
     source::{self, Reloader},
@@ -131,11 +130,11 @@ impl Service {
         tokio::spawn(reload_on_hangup(self.reloader.clone(), stop_rx.clone()));
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<AuthorizationServer<CheckService>>()
-            .await;
-        let authz = AuthorizationServer::new(self.check.clone())
-            .max_decoding_message_size(self.config.server.grpc_max_message_bytes);
+        health.set_serving::<AuthorizationService>().await;
+        let authz = AuthorizationService::new(
+            self.check.clone(),
+            self.config.server.grpc_max_message_bytes,
+        );
         let grpc_server = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection::v1()?)

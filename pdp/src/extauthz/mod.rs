@@ -6,13 +6,16 @@
 //! service's own types.
 
 pub mod body;
+mod grpc;
 pub mod input;
 pub mod path;
 pub mod reflection;
 pub mod request;
 pub mod response;
 mod service;
+pub mod wire;
 
+pub use grpc::{AuthorizationService, WireCodec};
 pub use input::{InputError, InputOptions, PreparedInput, TenantLabels, build_input};
 pub use request::RequestView;
 pub use response::OnError;

@@ -5,7 +5,9 @@
 //! (repeated headers joined with `,`), or, with `encode_raw_headers`, the
 //! `header_map` list with one entry per header line and the value as bytes.
 //! The view folds the second shape into the first, so every consumer sees
-//! the same headers whichever way Envoy was configured.
+//! the same headers whichever way Envoy was configured. The gRPC server
+//! hands over the map's entries already lifted out of the message as a
+//! sorted list (see [`super::wire`]); the view reads that list instead.
 
 use std::{borrow::Cow, collections::HashMap};
 
@@ -13,7 +15,10 @@ use envoy_types::pb::envoy::service::auth::v3::{
     AttributeContext, CheckRequest, attribute_context::HttpRequest,
 };
 
-use super::body::HeaderLookup;
+use super::{
+    body::HeaderLookup,
+    wire::{HeaderList, WireCheck},
+};
 use crate::tenant::TenantAttributes;
 
 /// Borrowed access to the attributes of one check request.
@@ -21,20 +26,78 @@ use crate::tenant::TenantAttributes;
 pub struct RequestView<'a> {
     attributes: Option<&'a AttributeContext>,
     http: Option<&'a HttpRequest>,
-    headers: Cow<'a, HashMap<String, String>>,
+    headers: Headers<'a>,
+}
+
+/// A request's headers, keyed by lowercase name, in whichever form they
+/// came.
+#[derive(Debug)]
+pub enum Headers<'a> {
+    /// Envoy's `headers` map, as prost decoded it.
+    Map(&'a HashMap<String, String>),
+    /// That map's entries lifted out of the wire bytes.
+    List(&'a HeaderList),
+    /// `header_map` folded into one map, with the `headers` map's entries
+    /// for names it does not hold.
+    Folded(HashMap<String, String>),
+}
+
+impl Headers<'_> {
+    /// The value of header `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::Map(map) => map.get(name).map(String::as_str),
+            Self::List(list) => list.get(name),
+            Self::Folded(map) => map.get(name).map(String::as_str),
+        }
+    }
+
+    /// Whether there are no headers.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Self::Map(map) => map.is_empty(),
+            Self::List(list) => list.is_empty(),
+            Self::Folded(map) => map.is_empty(),
+        }
+    }
+
+    /// Calls `f` with every header, in no particular order. A name can come
+    /// twice only from a [`HeaderList`], in wire order: the later value is
+    /// the header's value.
+    pub fn for_each(&self, mut f: impl FnMut(&str, &str)) {
+        match self {
+            Self::Map(map) => map.iter().for_each(|(k, v)| f(k, v)),
+            Self::Folded(map) => map.iter().for_each(|(k, v)| f(k, v)),
+            Self::List(list) => list.iter().for_each(|(k, v)| f(k, v)),
+        }
+    }
 }
 
 impl<'a> RequestView<'a> {
     /// Builds the view, folding `header_map` into one map when present.
     pub fn new(request: &'a CheckRequest) -> Self {
-        let attributes = request.attributes.as_ref();
-        let http = attributes
-            .and_then(|a| a.request.as_ref())
-            .and_then(|r| r.http.as_ref());
-
+        let (attributes, http) = parts(request);
         let headers = match http {
-            Some(http) => fold_headers(http),
-            None => Cow::Owned(HashMap::new()),
+            Some(http) => fold_headers(http, Headers::Map(&http.headers)),
+            None => Headers::Folded(HashMap::new()),
+        };
+        Self {
+            attributes,
+            http,
+            headers,
+        }
+    }
+
+    /// Builds the view of a request the gRPC server decoded, reading the
+    /// headers from the lifted list when there is one.
+    pub fn of_wire(check: &'a WireCheck) -> Self {
+        let Some(list) = &check.headers else {
+            return Self::new(&check.request);
+        };
+        let (attributes, http) = parts(&check.request);
+        let headers = match http {
+            Some(http) => fold_headers(http, Headers::List(list)),
+            None => Headers::List(list),
         };
         Self {
             attributes,
@@ -44,7 +107,7 @@ impl<'a> RequestView<'a> {
     }
 
     /// The request headers, keyed by lowercase name.
-    pub fn headers(&self) -> &HashMap<String, String> {
+    pub fn headers(&self) -> &Headers<'a> {
         &self.headers
     }
 
@@ -55,7 +118,7 @@ impl<'a> RequestView<'a> {
 
     /// A header's value (lowercase name).
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
+        self.headers.get(name)
     }
 
     /// The request target (`:path`), or an empty string.
@@ -64,10 +127,20 @@ impl<'a> RequestView<'a> {
     }
 }
 
-fn fold_headers(http: &HttpRequest) -> Cow<'_, HashMap<String, String>> {
+fn parts(request: &CheckRequest) -> (Option<&AttributeContext>, Option<&HttpRequest>) {
+    let attributes = request.attributes.as_ref();
+    let http = attributes
+        .and_then(|a| a.request.as_ref())
+        .and_then(|r| r.http.as_ref());
+    (attributes, http)
+}
+
+/// `map` as it is when Envoy sent no `header_map`, else `header_map`
+/// folded, with `map`'s entries for the names it lacks.
+fn fold_headers<'a>(http: &'a HttpRequest, map: Headers<'a>) -> Headers<'a> {
     let raw = match &http.header_map {
-        Some(map) if !map.headers.is_empty() => map,
-        _ => return Cow::Borrowed(&http.headers),
+        Some(raw) if !raw.headers.is_empty() => raw,
+        _ => return map,
     };
 
     let mut folded: HashMap<String, String> = HashMap::with_capacity(raw.headers.len());
@@ -88,10 +161,14 @@ fn fold_headers(http: &HttpRequest) -> Cow<'_, HashMap<String, String>> {
             }
         }
     }
-    for (key, value) in &http.headers {
-        folded.entry(key.clone()).or_insert_with(|| value.clone());
+    let mut from_map: HashMap<String, String> = HashMap::new();
+    map.for_each(|key, value| {
+        from_map.insert(key.to_owned(), value.to_owned());
+    });
+    for (key, value) in from_map {
+        folded.entry(key).or_insert(value);
     }
-    Cow::Owned(folded)
+    Headers::Folded(folded)
 }
 
 fn non_empty(s: &str) -> Option<&str> {

@@ -1,4 +1,5 @@
-//! The `envoy.service.auth.v3.Authorization` gRPC service.
+//! Answering one check request: what the gRPC service calls, and what
+//! benchmarks and conformance tests call in-process.
 //!
 //! One check, start to finish: load the snapshot once, resolve the tenants,
 //! build the input, decide, answer. Nothing here waits on I/O or takes a
@@ -6,14 +7,13 @@
 
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::service::auth::v3::{
-    CheckRequest, CheckResponse, authorization_server::Authorization,
-};
+use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 
 use super::{
     input::{InputOptions, PreparedInput, TenantLabels},
     request::RequestView,
     response::{self, DecisionInfo, OnError},
+    wire::WireCheck,
 };
 use crate::{
     decision::{Verdict, decide, input_need},
@@ -51,10 +51,22 @@ impl CheckService {
     /// Decides one request. `Err` is a failed RPC, which Envoy answers with
     /// its `status_on_error`.
     pub fn decide(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
+        self.decide_view(request, &RequestView::new(request))
+    }
+
+    /// Decides one request as the gRPC server decoded it.
+    pub fn decide_wire(&self, check: &WireCheck) -> Result<CheckResponse, tonic::Status> {
+        self.decide_view(&check.request, &RequestView::of_wire(check))
+    }
+
+    fn decide_view(
+        &self,
+        request: &CheckRequest,
+        view: &RequestView<'_>,
+    ) -> Result<CheckResponse, tonic::Status> {
         let decision_id = uuid::Uuid::new_v4().to_string();
         let snapshot = self.registry.load();
-        let view = RequestView::new(request);
-        let resolution = self.resolver.resolve(&view);
+        let resolution = self.resolver.resolve(view);
         let source = resolution.source.map(|s| s.name);
         let mut info = DecisionInfo {
             decision_id: &decision_id,
@@ -94,7 +106,7 @@ impl CheckService {
         let need = input_need(system, &tenant.policy);
         let prepared = match PreparedInput::prepare(
             request,
-            &view,
+            view,
             labels,
             self.options.input,
             need.wants("parsed_body"),
@@ -146,15 +158,5 @@ impl CheckService {
                 }
             }
         }
-    }
-}
-
-#[tonic::async_trait]
-impl Authorization for CheckService {
-    async fn check(
-        &self,
-        request: tonic::Request<CheckRequest>,
-    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
-        self.decide(request.get_ref()).map(tonic::Response::new)
     }
 }

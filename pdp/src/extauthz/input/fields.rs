@@ -150,3 +150,17 @@ impl<'m> MapLookup<'m> for &'m std::collections::HashMap<String, String> {
         }
     }
 }
+
+impl<'m> MapLookup<'m> for &'m crate::extauthz::request::Headers<'_> {
+    fn is_empty(&self) -> bool {
+        crate::extauthz::request::Headers::is_empty(self)
+    }
+
+    fn lookup(&self, key: &str) -> Option<&'m str> {
+        (*self).get(key)
+    }
+
+    fn for_each(&self, f: impl FnMut(&str, &str)) {
+        (*self).for_each(f);
+    }
+}
