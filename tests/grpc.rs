@@ -366,6 +366,78 @@ async fn raw_headers_give_the_same_decision_input_as_the_header_map() {
     );
 }
 
+/// The response with its per-decision ID removed from the metadata and
+/// from a denial's body, to compare two answers.
+fn without_decision_id(mut response: CheckResponse) -> CheckResponse {
+    use envoy_types::pb::google::protobuf::value::Kind;
+    let id = response
+        .dynamic_metadata
+        .as_mut()
+        .and_then(|metadata| metadata.fields.remove("decision_id"))
+        .and_then(|value| value.kind);
+    let Some(Kind::StringValue(id)) = id else {
+        panic!("no decision_id in {response:?}");
+    };
+    if let Some(HttpResponse::DeniedResponse(denied)) = response.http_response.as_mut() {
+        denied.body = denied.body.replace(&id, "");
+    }
+    response
+}
+
+#[tokio::test]
+async fn answers_over_grpc_are_the_in_process_answers() {
+    // The server decodes requests its own way (headers lifted out of the
+    // protobuf map); the in-process path takes prost's decoding.
+    let mut f = fixture(OnError::Deny).await;
+    let requests = [
+        echo("POST", "/o?x=1")
+            .header("x-a", "1")
+            .header("cookie", "s=1")
+            .body("application/json", r#"{"a": [1, 2]}"#),
+        echo("GET", "/o").raw_headers().header("x-b", "2"),
+        Check::http("GET", "/api/orders/7", "api.acme.svc").mtls(ACME_STOREFRONT, ACME_API),
+        Check::http("GET", "/api/orders/7", "api.acme.svc").mtls(GLOBEX_INVENTORY, ACME_API),
+        Check::http("POST", "/items/1/reserve", "api.globex.svc")
+            .mtls(GLOBEX_INVENTORY, GLOBEX_API)
+            .header("authorization", "Bearer x"),
+        Check::http("GET", "/", "x.example").extension("tenant", "conflict"),
+        echo("POST", "/o").body("application/json", "{not json"),
+    ];
+    for request in requests {
+        let request = request.build();
+        let over_grpc = f.check(request.clone()).await.unwrap();
+        let in_process = f.service.service.check().decide(&request).unwrap();
+        assert_eq!(
+            without_decision_id(over_grpc),
+            without_decision_id(in_process),
+            "{request:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_over_the_size_limit_are_refused() {
+    let bundles = BundleDir::from_examples().unwrap();
+    let mut config = Config::default();
+    config.bundles.root = bundles.path().to_path_buf();
+    config.server.grpc_max_message_bytes = 2_048;
+    let service = RunningService::start(config).await.unwrap();
+    let mut client = AuthorizationClient::connect(format!("http://{}", service.grpc))
+        .await
+        .unwrap();
+
+    let small = echo("POST", "/o").body("application/json", "{}").build();
+    assert!(client.check(small).await.is_ok());
+    let large = echo("POST", "/o")
+        .body(
+            "application/json",
+            &format!("{{\"a\": \"{}\"}}", "x".repeat(4_096)),
+        )
+        .build();
+    let status = client.check(large).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+}
+
 #[tokio::test]
 async fn unparseable_requests_are_answered_400() {
     let mut f = fixture(OnError::GrpcError).await;
