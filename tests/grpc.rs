@@ -439,6 +439,25 @@ async fn requests_over_the_size_limit_are_refused() {
 }
 
 #[tokio::test]
+async fn other_methods_of_the_authorization_service_are_unimplemented() {
+    use tonic::codegen::{Service, http};
+    let f = fixture(OnError::GrpcError).await;
+    let mut service = pdp::extauthz::AuthorizationService::new(
+        f.service.service.check().clone(),
+        4 * 1024 * 1024,
+    );
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/envoy.service.auth.v3.Authorization/Report")
+        .header("content-type", "application/grpc")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = service.call(request).await.unwrap();
+    let status = response.headers().get("grpc-status").unwrap();
+    assert_eq!(status, "12", "{response:?}");
+}
+
+#[tokio::test]
 async fn unparseable_requests_are_answered_400() {
     let mut f = fixture(OnError::GrpcError).await;
     let bad_json = echo("POST", "/o").body("application/json", "{not json");
