@@ -3,8 +3,8 @@
 //!
 //! The server `tonic` would generate decodes with prost alone; this one
 //! decodes requests through [`super::wire`], which keeps the headers out of
-//! a hash map, and answers `Check` straight from [`CheckService`] without
-//! boxing a future per call. Encoding, framing, status codes and the
+//! a hash map, and answers `Check` straight from [`CheckService`], with no
+//! `async_trait` future in between. Encoding, framing, status codes and the
 //! message size limit are tonic's.
 
 use std::{

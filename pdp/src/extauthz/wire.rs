@@ -31,9 +31,10 @@ pub struct WireCheck {
 /// buffer. A map names each header once; should the encoding name one
 /// twice, the later entry wins, as it does in a map decoded by prost.
 ///
-/// Lookups scan the list: a request carries a few dozen headers at most,
-/// and comparing lengths first rejects almost every entry at once, which
-/// is cheaper than sorting the list or hashing its names.
+/// Lookups scan the list: Envoy admits 100 request headers by default, the
+/// service looks up a handful per request, and comparing lengths first
+/// rejects almost every entry at once, which is cheaper than sorting the
+/// list or hashing its names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderList {
     /// Every name and value, one after another.
