@@ -33,13 +33,11 @@ pub struct RequestView<'a> {
 /// came.
 #[derive(Debug)]
 pub enum Headers<'a> {
-    /// Envoy's `headers` map, as prost decoded it.
-    Map(&'a HashMap<String, String>),
-    /// That map's entries lifted out of the wire bytes.
+    /// Envoy's `headers` map as prost decoded it, or `header_map` folded
+    /// into one map with the `headers` entries for names it does not hold.
+    Map(Cow<'a, HashMap<String, String>>),
+    /// The `headers` map's entries lifted out of the wire bytes.
     List(&'a HeaderList),
-    /// `header_map` folded into one map, with the `headers` map's entries
-    /// for names it does not hold.
-    Folded(HashMap<String, String>),
 }
 
 impl Headers<'_> {
@@ -48,7 +46,6 @@ impl Headers<'_> {
         match self {
             Self::Map(map) => map.get(name).map(String::as_str),
             Self::List(list) => list.get(name),
-            Self::Folded(map) => map.get(name).map(String::as_str),
         }
     }
 
@@ -57,7 +54,6 @@ impl Headers<'_> {
         match self {
             Self::Map(map) => map.is_empty(),
             Self::List(list) => list.is_empty(),
-            Self::Folded(map) => map.is_empty(),
         }
     }
 
@@ -67,7 +63,6 @@ impl Headers<'_> {
     pub fn for_each(&self, mut f: impl FnMut(&str, &str)) {
         match self {
             Self::Map(map) => map.iter().for_each(|(k, v)| f(k, v)),
-            Self::Folded(map) => map.iter().for_each(|(k, v)| f(k, v)),
             Self::List(list) => list.iter().for_each(|(k, v)| f(k, v)),
         }
     }
@@ -78,8 +73,8 @@ impl<'a> RequestView<'a> {
     pub fn new(request: &'a CheckRequest) -> Self {
         let (attributes, http) = parts(request);
         let headers = match http {
-            Some(http) => fold_headers(http, Headers::Map(&http.headers)),
-            None => Headers::Folded(HashMap::new()),
+            Some(http) => fold_headers(http, Headers::Map(Cow::Borrowed(&http.headers))),
+            None => Headers::Map(Cow::Owned(HashMap::new())),
         };
         Self {
             attributes,
@@ -161,14 +156,14 @@ fn fold_headers<'a>(http: &'a HttpRequest, map: Headers<'a>) -> Headers<'a> {
             }
         }
     }
-    let mut from_map: HashMap<String, String> = HashMap::new();
-    map.for_each(|key, value| {
-        from_map.insert(key.to_owned(), value.to_owned());
+    // `get`, not the value at hand: a name twice in a lifted list takes
+    // its later value.
+    map.for_each(|key, _| {
+        if let (false, Some(value)) = (folded.contains_key(key), map.get(key)) {
+            folded.insert(key.to_owned(), value.to_owned());
+        }
     });
-    for (key, value) in from_map {
-        folded.entry(key).or_insert(value);
-    }
-    Headers::Folded(folded)
+    Headers::Map(Cow::Owned(folded))
 }
 
 fn non_empty(s: &str) -> Option<&str> {

@@ -113,7 +113,12 @@ impl CheckService {
         ) {
             Ok(prepared) => prepared,
             Err(err) => {
-                tracing::info!(decision_id, tenant = found.name, error = %err, "request denied: cannot parse request");
+                tracing::info!(
+                    decision_id,
+                    tenant = found.name,
+                    error = %err,
+                    "request denied: cannot parse request"
+                );
                 return Ok(response::parse_error(&err.to_string(), &info));
             }
         };

@@ -45,15 +45,6 @@ pub struct HeaderList {
 }
 
 impl HeaderList {
-    /// Appends an entry.
-    pub fn push(&mut self, name: &str, value: &str) {
-        let start = self.text.len();
-        self.text.push_str(name);
-        self.text.push_str(value);
-        self.entries
-            .push([start, start + name.len(), self.text.len()]);
-    }
-
     /// Every entry in wire order, later ones overriding earlier ones of
     /// the same name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {

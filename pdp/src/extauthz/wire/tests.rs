@@ -10,7 +10,7 @@ use envoy_types::pb::envoy::{
 use proptest::prelude::*;
 use prost::Message;
 
-use super::{HeaderList, decode};
+use super::{Lifted, decode};
 use crate::extauthz::RequestView;
 
 fn request(headers: &[(&str, &str)], http: HttpRequest) -> CheckRequest {
@@ -191,10 +191,11 @@ fn a_request_without_http_attributes_decodes() {
 
 #[test]
 fn the_last_entry_of_a_name_is_its_value() {
-    let mut list = HeaderList::default();
+    let mut lifted = Lifted::for_message(16);
     for (name, value) in [("b", "1"), ("a", "x"), ("b", "2"), ("b", "3")] {
-        list.push(name, value);
+        lifted.push(name.as_bytes(), value.as_bytes());
     }
+    let list = lifted.finish().unwrap();
     assert_eq!(list.get("b"), Some("3"));
     assert_eq!(list.get("a"), Some("x"));
     assert_eq!(list.get("c"), None);
