@@ -3,9 +3,10 @@
 //!
 //! The server `tonic` would generate decodes with prost alone; this one
 //! decodes requests through [`super::wire`], which keeps the headers out of
-//! a hash map, and answers `Check` straight from [`CheckService`], with no
-//! `async_trait` future in between. Encoding, framing, status codes and the
-//! message size limit are tonic's.
+//! a hash map, answers `Check` straight from [`CheckService`], with no
+//! `async_trait` future in between, and encodes the answer's metadata
+//! without building protobuf's `Struct` (see [`Answer::encode`]). Framing,
+//! status codes and the message size limit are tonic's.
 
 use std::{
     convert::Infallible,
@@ -13,8 +14,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
-use prost::{Message, bytes::Buf};
+use prost::bytes::Buf;
 use tonic::{
     Status,
     body::Body,
@@ -25,6 +25,7 @@ use tonic::{
 
 use super::{
     CheckService,
+    response::Answer,
     wire::{self, WireCheck},
 };
 
@@ -83,8 +84,8 @@ where
 struct Check(CheckService);
 
 impl UnaryService<WireCheck> for Check {
-    type Response = CheckResponse;
-    type Future = Ready<Result<tonic::Response<CheckResponse>, Status>>;
+    type Response = Answer;
+    type Future = Ready<Result<tonic::Response<Answer>, Status>>;
 
     fn call(&mut self, request: tonic::Request<WireCheck>) -> Self::Future {
         ready(
@@ -95,12 +96,12 @@ impl UnaryService<WireCheck> for Check {
     }
 }
 
-/// Decodes with [`wire::decode`], encodes with prost.
+/// Decodes with [`wire::decode`], encodes with [`Answer::encode`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WireCodec;
 
 impl Codec for WireCodec {
-    type Encode = CheckResponse;
+    type Encode = Answer;
     type Decode = WireCheck;
     type Encoder = WireCodec;
     type Decoder = WireCodec;
@@ -115,12 +116,13 @@ impl Codec for WireCodec {
 }
 
 impl Encoder for WireCodec {
-    type Item = CheckResponse;
+    type Item = Answer;
     type Error = Status;
 
-    fn encode(&mut self, item: CheckResponse, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|err| Status::internal(format!("cannot encode the response: {err}")))
+    fn encode(&mut self, item: Answer, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        // The buffer grows as needed: encoding cannot fail.
+        item.encode(dst);
+        Ok(())
     }
 }
 

@@ -11,6 +11,10 @@
 //! | system deny, unknown tenant | PERMISSION_DENIED | 403, JSON body with the reasons |
 //! | unparseable request | PERMISSION_DENIED | 400, `request_parse_error: …` |
 //! | undefined, eval error, malformed | RPC error UNKNOWN (Envoy's `status_on_error`), or 403 when configured |
+//!
+//! Every answer is an [`Answer`]: the response without its
+//! `dynamic_metadata`, and the [`Metadata`] to put there, which the gRPC
+//! server encodes straight onto the wire.
 
 use envoy_types::pb::{
     envoy::{
@@ -20,12 +24,11 @@ use envoy_types::pb::{
         },
         r#type::v3::HttpStatus,
     },
-    google::{
-        protobuf::{self as pbuf, value::Kind},
-        rpc,
-    },
+    google::rpc,
 };
-use regorus::Value;
+use prost::Message;
+
+pub use self::metadata::{Metadata, to_proto};
 
 use crate::decision::{Failure, ObjectDecision, TenantDecision};
 
@@ -62,39 +65,55 @@ pub struct DecisionInfo<'a> {
     pub system_revision: Option<&'a str>,
 }
 
-impl DecisionInfo<'_> {
-    /// `decision_id`, overwriting any key of that name from the policy, and
-    /// `pdp` with the tenant and the revisions that decided.
-    fn stamp(&self, fields: &mut std::collections::HashMap<String, pbuf::Value>) {
-        fields.insert("decision_id".to_owned(), string_value(self.decision_id));
-        let mut pdp = pbuf::Struct::default();
-        let entries = [
-            ("tenant", self.tenant),
-            ("revision", self.revision),
-            ("system_revision", self.system_revision),
-        ];
-        for (name, value) in entries {
-            if let Some(value) = value {
-                pdp.fields.insert(name.to_owned(), string_value(value));
-            }
+/// A response and its metadata, kept apart until the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Everything but `dynamic_metadata`, which is left unset.
+    response: CheckResponse,
+    metadata: Metadata,
+}
+
+/// `CheckResponse.dynamic_metadata`'s field number.
+const DYNAMIC_METADATA: u32 = 4;
+
+impl Answer {
+    fn new(response: CheckResponse, metadata: Metadata) -> Self {
+        Self { response, metadata }
+    }
+
+    /// The whole `CheckResponse`, metadata included.
+    pub fn into_response(self) -> CheckResponse {
+        CheckResponse {
+            dynamic_metadata: Some(self.metadata.to_struct()),
+            ..self.response
         }
-        fields.insert("pdp".to_owned(), struct_value(pdp));
+    }
+
+    /// The `CheckResponse`'s protobuf encoding, the same message
+    /// [`Answer::into_response`] gives once decoded. The metadata goes last,
+    /// written directly.
+    pub fn encode(&self, buf: &mut impl prost::bytes::BufMut) {
+        self.response.encode_raw(buf);
+        self.metadata.encode(DYNAMIC_METADATA, buf);
     }
 }
 
 /// The response to a tenant's well-formed decision.
-pub fn decided(decision: &TenantDecision, info: &DecisionInfo<'_>) -> CheckResponse {
+pub fn decided(decision: &TenantDecision, info: &DecisionInfo<'_>) -> Answer {
     match decision {
-        TenantDecision::Bool(allowed) => CheckResponse {
-            status: Some(status(if *allowed { OK } else { PERMISSION_DENIED }, "")),
-            dynamic_metadata: Some(metadata(None, info)),
-            http_response: None,
-        },
+        TenantDecision::Bool(allowed) => Answer::new(
+            CheckResponse {
+                status: Some(status(if *allowed { OK } else { PERMISSION_DENIED }, "")),
+                dynamic_metadata: None,
+                http_response: None,
+            },
+            Metadata::new(None, info),
+        ),
         TenantDecision::Object(object) => object_response(object, info),
     }
 }
 
-fn object_response(d: &ObjectDecision, info: &DecisionInfo<'_>) -> CheckResponse {
+fn object_response(d: &ObjectDecision, info: &DecisionInfo<'_>) -> Answer {
     let headers = header_options(&d.headers);
     let http_response = if d.allowed {
         HttpResponse::OkResponse(OkHttpResponse {
@@ -123,15 +142,18 @@ fn object_response(d: &ObjectDecision, info: &DecisionInfo<'_>) -> CheckResponse
             body: d.body.clone().unwrap_or_default(),
         })
     };
-    CheckResponse {
-        status: Some(status(if d.allowed { OK } else { PERMISSION_DENIED }, "")),
-        dynamic_metadata: Some(metadata(d.dynamic_metadata.as_ref(), info)),
-        http_response: Some(http_response),
-    }
+    Answer::new(
+        CheckResponse {
+            status: Some(status(if d.allowed { OK } else { PERMISSION_DENIED }, "")),
+            dynamic_metadata: None,
+            http_response: Some(http_response),
+        },
+        Metadata::new(d.dynamic_metadata.as_ref(), info),
+    )
 }
 
 /// A denial the service makes itself: 403 with a JSON body naming the reason.
-pub fn service_denied(code: &str, reasons: &[String], info: &DecisionInfo<'_>) -> CheckResponse {
+pub fn service_denied(code: &str, reasons: &[String], info: &DecisionInfo<'_>) -> Answer {
     let body = serde_json::json!({
         "code": code,
         "reasons": reasons,
@@ -141,15 +163,15 @@ pub fn service_denied(code: &str, reasons: &[String], info: &DecisionInfo<'_>) -
 }
 
 /// A request that could not be parsed: 400, in OPA-Envoy's form.
-pub fn parse_error(error: &str, info: &DecisionInfo<'_>) -> CheckResponse {
+pub fn parse_error(error: &str, info: &DecisionInfo<'_>) -> Answer {
     let message = format!("request_parse_error: {error}");
-    let mut response = denied_with(400, "request_parse_error", &message, "text/plain", info);
-    response.status = Some(status(PERMISSION_DENIED, &message));
-    response
+    let mut answer = denied_with(400, "request_parse_error", &message, "text/plain", info);
+    answer.response.status = Some(status(PERMISSION_DENIED, &message));
+    answer
 }
 
 /// A failure answered as an explicit 403 (`on_error = "deny"`).
-pub fn failure_denied(failure: &Failure, info: &DecisionInfo<'_>) -> CheckResponse {
+pub fn failure_denied(failure: &Failure, info: &DecisionInfo<'_>) -> Answer {
     let body = serde_json::json!({
         "code": failure.code(),
         "decision_id": info.decision_id,
@@ -169,20 +191,23 @@ fn denied_with(
     body: &str,
     content_type: &str,
     info: &DecisionInfo<'_>,
-) -> CheckResponse {
+) -> Answer {
     let headers = header_options(&[
         ("content-type".to_owned(), content_type.to_owned()),
         (REASON_HEADER.to_owned(), code.to_owned()),
     ]);
-    CheckResponse {
-        status: Some(status(PERMISSION_DENIED, "")),
-        dynamic_metadata: Some(metadata(None, info)),
-        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus { code: http_status }),
-            headers,
-            body: body.to_owned(),
-        })),
-    }
+    Answer::new(
+        CheckResponse {
+            status: Some(status(PERMISSION_DENIED, "")),
+            dynamic_metadata: None,
+            http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+                status: Some(HttpStatus { code: http_status }),
+                headers,
+                body: body.to_owned(),
+            })),
+        },
+        Metadata::new(None, info),
+    )
 }
 
 fn status(code: i32, message: &str) -> rpc::Status {
@@ -207,59 +232,7 @@ fn header_options(headers: &[(String, String)]) -> Vec<HeaderValueOption> {
         .collect()
 }
 
-/// The decision's own `dynamic_metadata`, then the service's stamp.
-fn metadata(from_policy: Option<&Value>, info: &DecisionInfo<'_>) -> pbuf::Struct {
-    let mut out = match from_policy.map(to_proto) {
-        Some(pbuf::Value {
-            kind: Some(Kind::StructValue(s)),
-        }) => s,
-        _ => pbuf::Struct::default(),
-    };
-    info.stamp(&mut out.fields);
-    out
-}
-
-fn string_value(s: &str) -> pbuf::Value {
-    pbuf::Value {
-        kind: Some(Kind::StringValue(s.to_owned())),
-    }
-}
-
-fn struct_value(s: pbuf::Struct) -> pbuf::Value {
-    pbuf::Value {
-        kind: Some(Kind::StructValue(s)),
-    }
-}
-
-/// A Rego value as a protobuf `Value`. Sets become lists; object keys that
-/// are not strings are written as their JSON text; numbers become doubles,
-/// as in protobuf's `Struct`.
-pub fn to_proto(value: &Value) -> pbuf::Value {
-    let kind = match value {
-        Value::Null | Value::Undefined => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(*b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => Kind::StringValue(s.to_string()),
-        Value::Array(items) => Kind::ListValue(pbuf::ListValue {
-            values: items.iter().map(to_proto).collect(),
-        }),
-        Value::Set(items) => Kind::ListValue(pbuf::ListValue {
-            values: items.iter().map(to_proto).collect(),
-        }),
-        Value::Object(fields) => {
-            let mut out = pbuf::Struct::default();
-            for (k, v) in fields.iter() {
-                let key = match k {
-                    Value::String(s) => s.to_string(),
-                    other => other.to_json_str().unwrap_or_default().trim().to_owned(),
-                };
-                out.fields.insert(key, to_proto(v));
-            }
-            Kind::StructValue(out)
-        }
-    };
-    pbuf::Value { kind: Some(kind) }
-}
+mod metadata;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use super::{
     input::{InputOptions, PreparedInput, TenantLabels},
     request::RequestView,
-    response::{self, DecisionInfo, OnError},
+    response::{self, Answer, DecisionInfo, OnError},
     wire::WireCheck,
 };
 use crate::{
@@ -52,10 +52,12 @@ impl CheckService {
     /// its `status_on_error`.
     pub fn decide(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
         self.decide_view(request, &RequestView::new(request))
+            .map(Answer::into_response)
     }
 
-    /// Decides one request as the gRPC server decoded it.
-    pub fn decide_wire(&self, check: &WireCheck) -> Result<CheckResponse, tonic::Status> {
+    /// Decides one request as the gRPC server decoded it, answering in the
+    /// form the server encodes.
+    pub fn decide_wire(&self, check: &WireCheck) -> Result<Answer, tonic::Status> {
         self.decide_view(&check.request, &RequestView::of_wire(check))
     }
 
@@ -63,7 +65,7 @@ impl CheckService {
         &self,
         request: &CheckRequest,
         view: &RequestView<'_>,
-    ) -> Result<CheckResponse, tonic::Status> {
+    ) -> Result<Answer, tonic::Status> {
         let decision_id = uuid::Uuid::new_v4().to_string();
         let snapshot = self.registry.load();
         let resolution = self.resolver.resolve(view);

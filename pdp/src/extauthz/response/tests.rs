@@ -38,7 +38,7 @@ fn header_pairs(options: &[HeaderValueOption]) -> Vec<(String, String)> {
 
 #[test]
 fn boolean_allow_is_ok_without_http_response() {
-    let r = decided(&TenantDecision::Bool(true), &info());
+    let r = decided(&TenantDecision::Bool(true), &info()).into_response();
     assert_eq!(r.status.as_ref().unwrap().code, 0);
     assert!(r.http_response.is_none());
     assert_eq!(metadata_string(&r, "decision_id").as_deref(), Some("d-1"));
@@ -46,7 +46,7 @@ fn boolean_allow_is_ok_without_http_response() {
 
 #[test]
 fn boolean_deny_is_permission_denied_without_http_response() {
-    let r = decided(&TenantDecision::Bool(false), &info());
+    let r = decided(&TenantDecision::Bool(false), &info()).into_response();
     assert_eq!(r.status.as_ref().unwrap().code, 7);
     assert!(r.http_response.is_none());
 }
@@ -66,7 +66,7 @@ fn allowed_object_fills_every_ok_response_field() {
             "query_parameters_to_remove": ["debug"],
             "dynamic_metadata": {"reason": "ok", "decision_id": "overwritten", "n": 3}}"#,
     );
-    let r = decided(&d, &info());
+    let r = decided(&d, &info()).into_response();
     assert_eq!(r.status.as_ref().unwrap().code, 0);
     let Some(HttpResponse::OkResponse(ok)) = &r.http_response else {
         panic!("expected an ok response: {r:?}");
@@ -110,7 +110,7 @@ fn denied_object_fills_status_headers_and_body() {
         r#"{"allowed": false, "http_status": 401, "body": "token required",
             "headers": {"www-authenticate": "Bearer"}, "dynamic_metadata": {"why": "no token"}}"#,
     );
-    let r = decided(&d, &info());
+    let r = decided(&d, &info()).into_response();
     assert_eq!(r.status.as_ref().unwrap().code, 7);
     let Some(HttpResponse::DeniedResponse(denied)) = &r.http_response else {
         panic!("expected a denied response");
@@ -126,7 +126,7 @@ fn denied_object_fills_status_headers_and_body() {
 
 #[test]
 fn denied_object_without_status_is_403_with_empty_body() {
-    let r = decided(&decision(r#"{"allowed": false}"#), &info());
+    let r = decided(&decision(r#"{"allowed": false}"#), &info()).into_response();
     let Some(HttpResponse::DeniedResponse(denied)) = &r.http_response else {
         panic!("expected a denied response");
     };
@@ -138,7 +138,7 @@ fn denied_object_without_status_is_403_with_empty_body() {
 fn service_denials_carry_reasons_as_json_with_utf8_intact() {
     let reasons =
         vec!["不同租户之间不能直接通信 (cross-tenant traffic is not allowed): b -> a".to_owned()];
-    let r = service_denied("system_policy_denied", &reasons, &info());
+    let r = service_denied("system_policy_denied", &reasons, &info()).into_response();
     assert_eq!(r.status.as_ref().unwrap().code, 7);
     let Some(HttpResponse::DeniedResponse(denied)) = &r.http_response else {
         panic!("expected a denied response");
@@ -157,7 +157,7 @@ fn service_denials_carry_reasons_as_json_with_utf8_intact() {
 
 #[test]
 fn parse_errors_are_400_in_opa_envoy_form() {
-    let r = parse_error("invalid URL escape `%zz`", &info());
+    let r = parse_error("invalid URL escape `%zz`", &info()).into_response();
     let status = r.status.as_ref().unwrap();
     assert_eq!(status.code, 7);
     assert_eq!(
@@ -188,7 +188,7 @@ fn failures_denied_by_configuration_name_the_code_only() {
         ),
     ];
     for (failure, code) in failures {
-        let r = failure_denied(&failure, &info());
+        let r = failure_denied(&failure, &info()).into_response();
         let Some(HttpResponse::DeniedResponse(denied)) = &r.http_response else {
             panic!("expected a denied response");
         };
