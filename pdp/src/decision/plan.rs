@@ -25,11 +25,15 @@ pub struct InputPlan {
 /// One key of the plan. A node names a handful of keys, and the builder
 /// asks about each protobuf field it could set, so the keys sit in a short
 /// sorted list: a scan that compares lengths first beats a tree's string
-/// comparisons at this size.
+/// comparisons at this size. Most questions are about keys the node does
+/// not name, and `filter` answers those without the scan: one bit per
+/// named key, at [`filter_bit`] of it, so a key whose bit is clear is not
+/// there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanNode {
     whole: bool,
     children: Vec<(String, PlanNode)>,
+    filter: u64,
 }
 
 /// What to build of one value: all of it, or some of its keys.
@@ -49,7 +53,7 @@ impl InputPlan {
         Self {
             root: PlanNode {
                 whole: true,
-                children: Vec::new(),
+                ..PlanNode::default()
             },
             leaves: vec![Vec::new()],
         }
@@ -102,6 +106,7 @@ impl InputPlan {
         }
         node.whole = true;
         node.children.clear();
+        node.filter = 0;
     }
 
     /// What to build of the document's root.
@@ -116,7 +121,11 @@ impl InputPlan {
 }
 
 impl PlanNode {
-    fn get(&self, key: &str) -> Option<&PlanNode> {
+    /// The child named `key`, whose [`filter_bit`] is `bit`.
+    fn get(&self, key: &str, bit: u64) -> Option<&PlanNode> {
+        if self.filter & bit == 0 {
+            return None;
+        }
         self.children
             .iter()
             .find(|(name, _)| name.len() == key.len() && name == key)
@@ -132,6 +141,7 @@ impl PlanNode {
             Err(at) => {
                 self.children
                     .insert(at, (key.to_owned(), PlanNode::default()));
+                self.filter |= filter_bit(key);
                 at
             }
         };
@@ -149,6 +159,19 @@ impl PlanNode {
             path.pop();
         }
     }
+}
+
+/// A key's bit in [`PlanNode`]'s filter, from its length and its first and
+/// last bytes: the field names a node is asked about mostly differ there.
+fn filter_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let (first, last) = match bytes {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    let mix = bytes.len() * 31 + usize::from(first) * 7 + usize::from(last);
+    1 << (mix % 64)
 }
 
 impl<'a> Need<'a> {
@@ -175,12 +198,15 @@ impl<'a> Need<'a> {
     pub fn child(self, key: &str) -> Option<Need<'a>> {
         match self {
             Self::All => Some(Self::All),
-            Self::Keys(node) => node.get(key).map(Self::of),
-            Self::Either(a, b) => match (a.get(key), b.get(key)) {
-                (None, None) => None,
-                (Some(one), None) | (None, Some(one)) => Some(Self::of(one)),
-                (Some(x), Some(y)) => Some(Self::of(x).either(Self::of(y))),
-            },
+            Self::Keys(node) => node.get(key, filter_bit(key)).map(Self::of),
+            Self::Either(a, b) => {
+                let bit = filter_bit(key);
+                match (a.get(key, bit), b.get(key, bit)) {
+                    (None, None) => None,
+                    (Some(one), None) | (None, Some(one)) => Some(Self::of(one)),
+                    (Some(x), Some(y)) => Some(Self::of(x).either(Self::of(y))),
+                }
+            }
         }
     }
 
@@ -310,6 +336,24 @@ mod tests {
             InputPlan::full().root().either(tenant.root()),
             Need::All
         ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_filter_never_hides_a_named_key(
+            named in proptest::collection::btree_set("[a-zA-Z_-]{0,12}", 0..12),
+            asked in proptest::collection::vec("[a-zA-Z_-]{0,12}", 0..24),
+        ) {
+            let paths: Vec<String> = named.iter().cloned().collect();
+            let plan = InputPlan::from_usages([&InputUsage {
+                whole: false,
+                paths: paths.iter().map(|p| vec![p.clone()]).collect(),
+            }]);
+            let root = plan.root();
+            for key in named.iter().chain(&asked) {
+                proptest::prop_assert_eq!(root.wants(key), named.contains(key), "{}", key);
+            }
+        }
     }
 
     #[test]
