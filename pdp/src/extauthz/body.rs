@@ -157,19 +157,24 @@ enum Kind {
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
-    serde_json::from_str::<Value>(text).map_err(|err| err.to_string())
+    json::parse(text).map_err(|invalid| json_error(text, invalid))
 }
 
-/// The same grammar as [`parse_json`], without building anything. Bodies
-/// that fail the quick check are parsed again by serde_json, which words
-/// the error.
+/// The same grammar as [`parse_json`], without building anything.
 fn check_json(text: &str) -> Result<(), String> {
-    if json::is_json(text) {
-        return Ok(());
+    json::check(text).map_err(|invalid| json_error(text, invalid))
+}
+
+/// Why `text` is not JSON, in words: serde_json's for the grammar (it
+/// says where), ours for the limits.
+fn json_error(text: &str, invalid: json::Invalid) -> String {
+    match invalid {
+        json::Invalid::Syntax => serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .err()
+            .map_or_else(|| "not a JSON value".to_owned(), |err| err.to_string()),
+        json::Invalid::TooDeep(limit) => format!("nested deeper than {limit} levels"),
+        json::Invalid::OutOfRange => "a number out of range".to_owned(),
     }
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(|_| ())
-        .map_err(|err| err.to_string())
 }
 
 /// A parsed query or form: each key maps to an array of strings.

@@ -18,7 +18,8 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> Headers {
 
 fn parse_body_built(h: &Headers, body: &str, raw: &[u8]) -> Result<ParsedBody, BodyError> {
     let built = parse_body(h, body, raw, BodyMode::Build);
-    // Checking alone accepts and refuses exactly what building does.
+    // Checking alone accepts and refuses what building does (short of
+    // nesting deeper than building goes, tested on its own).
     let checked = parse_body(h, body, raw, BodyMode::Check);
     assert_eq!(
         built.is_ok(),
@@ -63,6 +64,37 @@ fn malformed_json_body_is_an_error() {
         parse_body_built(&h, "{not json", &[]),
         Err(BodyError::Json(_))
     ));
+}
+
+#[test]
+fn json_bodies_read_as_go_reads_them() {
+    let h = headers(&[("content-type", "application/json")]);
+    let parsed = parse_body_built(&h, r#"{"s": "a\ud800b", "n": 1e400}"#, &[]).unwrap();
+    let mut expected = regorus::value::Object::new();
+    expected.insert(Value::from("s"), Value::from("a\u{fffd}b"));
+    expected.insert(
+        Value::from("n"),
+        Value::from_numeric_string("1e400").unwrap(),
+    );
+    assert_eq!(parsed.value, expected.into_value());
+}
+
+#[test]
+fn deeply_nested_json_is_checked_to_go_s_depth_and_built_to_serde_json_s() {
+    let h = headers(&[("content-type", "application/json")]);
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    assert!(parse_body(&h, &deep, &[], BodyMode::Check).is_ok());
+    let err = parse_body(&h, &deep, &[], BodyMode::Build).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "body is not valid JSON: nested deeper than 127 levels"
+    );
+    let too_deep = format!("{}{}", "[".repeat(10_001), "]".repeat(10_001));
+    let err = parse_body(&h, &too_deep, &[], BodyMode::Check).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "body is not valid JSON: nested deeper than 10000 levels"
+    );
 }
 
 #[test]
