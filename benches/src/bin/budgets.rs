@@ -111,16 +111,12 @@ fn check(args: &Args) -> anyhow::Result<bool> {
     let mut checks = Vec::new();
     let mut extra = serde_json::Map::new();
 
-    let groups: [(&str, Group<'_>); 5] = [
-        ("in-process decisions", &|b, l, t, x| decision(b, l, t, x)),
-        ("input construction", &|b, l, t, x| input(b, l, t, x)),
-        ("two-thread scaling", &|b, l, t, _| scaling(b, l, t)),
-        ("gRPC against a no-op server", &|b, l, t, x| {
-            grpc(b, l, t, x)
-        }),
-        ("memory and activation in a fresh process", &|b, l, t, x| {
-            memory(b, l, t, x)
-        }),
+    let groups: [(&str, Group); 5] = [
+        ("in-process decisions", decision),
+        ("input construction", input),
+        ("two-thread scaling", scaling),
+        ("gRPC against a no-op server", grpc),
+        ("memory and activation in a fresh process", memory),
     ];
     for (name, measure) in groups {
         let mut best: Vec<Check> = Vec::new();
@@ -181,8 +177,9 @@ fn check(args: &Args) -> anyhow::Result<bool> {
 }
 
 /// One part of the check: measures, records its raw results in the JSON
-/// map, and returns its checks, always the same ones in the same order.
-type Group<'a> = &'a dyn Fn(
+/// map (a later attempt's replace an earlier one's), and returns its
+/// checks, always the same ones in the same order.
+type Group = fn(
     &Budgets,
     &Lengths,
     f64,
@@ -232,8 +229,14 @@ fn input(
     )])
 }
 
-fn scaling(budgets: &Budgets, lengths: &Lengths, tol: f64) -> anyhow::Result<Vec<Check>> {
+fn scaling(
+    budgets: &Budgets,
+    lengths: &Lengths,
+    tol: f64,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Vec<Check>> {
     let ratio = measure::two_thread_ratio(lengths.iterations / 2, 3)?;
+    extra.insert("two_thread_ratio".into(), serde_json::json!(ratio));
     Ok(vec![Check::new(
         "scaling.two_threads_max_ratio",
         ratio,
