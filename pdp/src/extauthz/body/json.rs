@@ -9,11 +9,12 @@
 //! (serde_json refuses it), integers of any size stay exact (serde_json
 //! rounds those beyond 64 bits to a double, and refuses `1e400`), and the
 //! check refuses nesting deeper than Go's 10,000 levels (serde_json skips
-//! any depth). Building stops at 127 levels, as serde_json does: dropping
-//! or walking the engine's values recurses, and a deeper document could
-//! overflow a worker thread's stack. Checking is one scan with no
-//! allocation; serde_json spent about 2,700 instructions and 25 lines of
-//! code on a 1 KB body.
+//! any depth). Building stops at 127 levels, as serde_json does: the
+//! engine compares, serializes and drops values by recursion, and two
+//! values 20,000 levels deep overflow a 2 MiB stack when compared.
+//!
+//! Checking is one scan with no allocation; serde_json spent about 2,700
+//! instructions and 25 lines of code on a 1 KB body.
 
 use std::collections::BTreeMap;
 
