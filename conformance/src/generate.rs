@@ -1,6 +1,6 @@
 //! Generated cases: small random policies and inputs, compared with OPA.
 //!
-//! A [`proptest`] strategy builds a package with a defaulted `allow` rule of
+//! A [`proptest`](mod@proptest) strategy builds a package with a defaulted `allow` rule of
 //! two bodies, a partial set rule, a partial object rule and a summary that
 //! reads them all, from a pool of conditions over comparisons, string and
 //! aggregate builtins, `some ... in`, `every` and comprehensions; and a
