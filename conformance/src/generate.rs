@@ -1,12 +1,13 @@
 //! Generated cases: small random policies and inputs, compared with OPA.
 //!
-//! A [`proptest`](mod@proptest) strategy builds a package with a defaulted `allow` rule of
-//! two bodies, a partial set rule, a partial object rule and a summary that
-//! reads them all, from a pool of conditions over comparisons, string and
-//! aggregate builtins, `some ... in`, `every` and comprehensions; and a
-//! random input of numbers, strings, arrays and objects. Each generated case
-//! is judged like a curated one; generated cases are never in the list of
-//! known divergences, so any divergence fails.
+//! A [`proptest`](mod@proptest) strategy builds a package with a defaulted
+//! `allow` rule of two bodies, a partial set rule, a partial object rule and
+//! a summary that reads them all, from a pool of conditions over
+//! comparisons, string and aggregate builtins, `some ... in`, `every` and
+//! comprehensions; and a random input of numbers, strings, arrays and
+//! objects. Each generated case is judged like a curated one; generated
+//! cases are never in the list of known divergences, so any divergence
+//! fails.
 
 use proptest::{
     prelude::*,
